@@ -1,0 +1,198 @@
+// The galley command. Parses arguments, wires the engine, and is the only place that exits:
+// 0 all passed · 10 an instance failed an action · 20 bad input or environment · 130 interrupted · 1 a bug.
+import { spawnSync } from "node:child_process";
+import { Command, Option } from "commander";
+import { loadConfig, resolveConfigPath } from "../config/load.ts";
+import { sweep } from "../drivers/docker/driver.ts";
+import { GalleyError, InstanceFailure, UserError } from "../errors.ts";
+import { Instance, openInstances, type DestroyPolicy } from "../instance/runner.ts";
+import { planInstances, selectInstances, type InstancePlan } from "../plan/plan.ts";
+import { readState, type Action } from "../state/state-file.ts";
+import { say } from "../util/ui.ts";
+
+const program = new Command("galley")
+  .description("Test Kitchen for clusters: boot N systemd boxes per instance, provision them, verify the cluster")
+  .option("--config <file>", "configuration file (default: $GALLEY_CONFIG or ./galley.yml)")
+  .showHelpAfterError();
+
+function plans(pattern?: string): InstancePlan[] {
+  const loaded = loadConfig(resolveConfigPath(program.opts().config));
+  return selectInstances(planInstances(loaded), pattern ?? "all");
+}
+
+const concurrency = new Option("-c, --concurrency <n>", "instances run at once").argParser((v) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--concurrency takes a whole number ≥ 1, not ${v}`);
+  return n;
+}).default(1);
+
+/** Runs `fn` on each selected instance, `limit` at a time; every instance runs even if another fails. */
+async function forEach(selected: InstancePlan[], limit: number, fn: (i: Instance) => Promise<void>): Promise<void> {
+  const failures: Error[] = [];
+  const queue = [...selected];
+  const worker = async () => {
+    for (let plan = queue.shift(); plan; plan = queue.shift()) {
+      const inst = new Instance(plan);
+      try {
+        await inst.open();
+        await fn(inst);
+      } catch (err) {
+        failures.push(err as Error);
+      } finally {
+        await inst.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, selected.length) }, worker));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const onlyInstances = failures.every((f) => f instanceof InstanceFailure);
+    const msg = failures.map((f) => f.message).join("\n\n");
+    throw onlyInstances ? new InstanceFailure("(several)", "(several)", msg) : new GalleyError(msg);
+  }
+}
+
+for (const action of ["create", "converge", "verify", "destroy"] as Action[]) {
+  const what = {
+    create: "boot the instance's nodes",
+    converge: "provision the nodes (creating them first if needed)",
+    verify: "run the verification suites (creating and converging first if needed)",
+    destroy: "remove the instance's containers, network and volumes",
+  }[action];
+  program
+    .command(`${action} [instance]`)
+    .description(`${what}; INSTANCE is a name, a regular expression or all (default)`)
+    .addOption(concurrency)
+    .action(async (pattern: string | undefined, opts: { concurrency: number }) => {
+      await forEach(plans(pattern), opts.concurrency, (i) => i.transitionTo(action));
+    });
+}
+
+program
+  .command("test [instance]")
+  .description("destroy, create, converge, verify, then destroy (by --destroy policy)")
+  .addOption(new Option("--destroy <policy>", "when to destroy after the run").choices(["passing", "always", "never"]).default("passing"))
+  .addOption(concurrency)
+  .action(async (pattern: string | undefined, opts: { destroy: DestroyPolicy; concurrency: number }) => {
+    await forEach(plans(pattern), opts.concurrency, (i) => i.test(opts.destroy));
+  });
+
+program
+  .command("list [instance]")
+  .description("instances with their last action and last error")
+  .option("--json", "machine-readable output")
+  .action((pattern: string | undefined, opts: { json?: boolean }) => {
+    const rows = plans(pattern).map((p) => {
+      const s = readState(p.stateDir, p.name);
+      return {
+        instance: p.name,
+        nodes: p.nodes.length,
+        driver: "docker",
+        transport: p.transport.name,
+        lastAction: s.lastAction ?? "<not created>",
+        lastError: s.lastError ?? "",
+      };
+    });
+    if (opts.json) return say(JSON.stringify(rows, null, 2));
+    const header = { instance: "Instance", nodes: "Nodes", driver: "Driver", transport: "Transport", lastAction: "Last Action", lastError: "Last Error" };
+    const table = [header, ...rows.map((r) => ({ ...r, nodes: String(r.nodes) }))];
+    const keys = Object.keys(header) as (keyof typeof header)[];
+    const widths = keys.map((k) => Math.max(...table.map((r) => String(r[k]).length)));
+    for (const r of table) say(keys.map((k, i) => String(r[k]).padEnd(widths[i]!)).join("  ").trimEnd());
+  });
+
+function attached(instance: string): Instance {
+  const [plan] = plans(instance);
+  if (!plan || plan.name !== instance) throw new UserError(`unknown instance ${instance} (instances: ${plans().map((p) => p.name).join(", ")})`);
+  const inst = new Instance(plan);
+  if (!Object.keys(inst.state.nodes).length) throw new UserError(`instance ${instance} is not created: run \`galley create ${instance}\``);
+  return inst;
+}
+
+function nodeOf(inst: Instance, node: string | undefined): string {
+  const names = inst.plan.nodes.map((n) => n.name);
+  const chosen = node ?? names[0]!;
+  if (!names.includes(chosen)) throw new UserError(`no node ${chosen} in ${inst.plan.name} (nodes: ${names.join(", ")})`);
+  return chosen;
+}
+
+program
+  .command("login <instance> [node]")
+  .description("interactive shell on a node (default: the first)")
+  .action((instance: string, node: string | undefined) => {
+    const inst = attached(instance);
+    const [cmd, ...args] = inst.components.transport.loginCommand(nodeOf(inst, node), inst.state);
+    const r = spawnSync(cmd!, args, { stdio: "inherit" });
+    process.exitCode = r.status ?? 1;
+  });
+
+program
+  .command("exec <instance>")
+  .description("run a command on the instance's nodes: galley exec INSTANCE [--node NODE] -- CMD")
+  .option("-n, --node <node>", "only this node (default: every node)")
+  .argument("<command...>")
+  .action(async (instance: string, command: string[], opts: { node?: string }) => {
+    const inst = attached(instance);
+    const nodes = opts.node ? [nodeOf(inst, opts.node)] : inst.plan.nodes.map((n) => n.name);
+    const results = await Promise.all(nodes.map(async (n) => {
+      const conn = await inst.components.transport.connect(n, inst.state);
+      try {
+        return { node: n, r: await conn.exec(command.join(" ")) };
+      } finally {
+        await conn.close();
+      }
+    }));
+    for (const { node, r } of results) {
+      const prefix = nodes.length > 1 ? `${node}: ` : "";
+      const show = (t: string, out: NodeJS.WriteStream) => t && out.write(t.trimEnd().split("\n").map((l) => prefix + l).join("\n") + "\n");
+      show(r.stdout, process.stdout);
+      show(r.stderr, process.stderr);
+    }
+    process.exitCode = Math.max(...results.map(({ r }) => r.exitCode));
+  });
+
+program
+  .command("prune")
+  .description("remove every container, network and volume labelled by Galley, with or without state files")
+  .action(async () => {
+    const removed = await sweep();
+    say(`removed ${removed.containers} containers, ${removed.networks} networks, ${removed.volumes} volumes`);
+  });
+
+// Interrupts: save every open instance's state, say how to go on, exit promptly.
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    for (const inst of openInstances) {
+      inst.state.lastError = `interrupted (${signal}) during ${inst.state.lastAttempted ?? "start"}`;
+      try {
+        inst.save();
+      } catch {
+        /* best effort */
+      }
+      process.stderr.write(
+        `\n${signal}: stopped ${inst.plan.name} during ${inst.state.lastAttempted}; state saved.\n` +
+          `  resume: galley ${inst.state.lastAttempted === "verify" ? "verify" : "converge"} ${inst.plan.name}\n` +
+          `  clean up: galley destroy ${inst.plan.name}\n`,
+      );
+    }
+    void Promise.all([...openInstances].map((i) => i.close())).finally(() => process.exit(130));
+  });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof InstanceFailure) {
+    process.stderr.write(`\n${err.message}\n`);
+    process.exitCode = 10;
+  } else if (err instanceof GalleyError) {
+    process.stderr.write(`galley: ${err.message}\n`);
+    process.exitCode = 20;
+  } else {
+    process.stderr.write(`galley: internal error (please report it): ${(err as Error)?.stack ?? err}\n`);
+    process.exitCode = 1;
+  }
+}

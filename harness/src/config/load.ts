@@ -1,0 +1,151 @@
+// Read → parse YAML → validate against the schema → check cross-references. Every problem is reported
+// at once, each as `file:line: key.path: message`, so a user fixes the file in one pass.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import type { z } from "zod";
+import { UserError } from "../errors.ts";
+import { GalleyConfig } from "./schema.ts";
+
+export interface LoadedConfig {
+  file: string;
+  /** Folder of the config file: relative paths in it resolve from here, and `.galley/` lives here. */
+  root: string;
+  config: GalleyConfig;
+}
+
+export const DEFAULT_CONFIG = "galley.yml";
+
+export function resolveConfigPath(explicit?: string, cwd = process.cwd()): string {
+  return path.resolve(cwd, explicit ?? process.env.GALLEY_CONFIG ?? DEFAULT_CONFIG);
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new UserError(`${file}: config file not found (choose one with --config FILE or GALLEY_CONFIG)`);
+  }
+  return parseConfig(text, file);
+}
+
+type Path = readonly PropertyKey[];
+
+export function parseConfig(text: string, file: string): LoadedConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const rel = path.relative(process.cwd(), file) || file;
+  if (doc.errors.length) {
+    const msgs = doc.errors.map((e) => {
+      const line = e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line;
+      return `${rel}:${line}: invalid YAML: ${e.message.split("\n")[0]}`;
+    });
+    throw new UserError(msgs.join("\n"));
+  }
+  const raw = doc.toJS();
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new UserError(`${rel}:1: expected a mapping with driver, provisioner, verifier, platforms and suites`);
+  }
+  const where = (p: Path, key?: string) => `${rel}:${lineOf(doc, lines, p, key)}: ${dotted(key ? [...p, key] : p)}`;
+
+  const parsed = GalleyConfig.safeParse(raw);
+  if (!parsed.success) {
+    throw new UserError(parsed.error.issues.flatMap((i) => describeIssue(i, where)).join("\n"));
+  }
+  const root = path.dirname(file);
+  const errors = checkRules(parsed.data, root, where);
+  if (errors.length) throw new UserError(errors.join("\n"));
+  return { file, root, config: parsed.data };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, where: (p: Path, key?: string) => string): string[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => `${where(issue.path, k)}: unknown key`);
+  }
+  if (issue.code === "invalid_union" && issue.errors.length) {
+    // Report the branch that got furthest, not zod's generic "invalid input".
+    const best = issue.errors.map((branch) => branch[0]).filter(Boolean).sort((a, b) => b!.path.length - a!.path.length)[0];
+    if (best && best.code !== "invalid_type") return describeIssue({ ...best, path: [...issue.path, ...best.path] }, where);
+  }
+  const message = issue.code === "invalid_type" && issue.message.includes("received undefined")
+    ? "is required"
+    : issue.message.replace(/^Invalid input: /, "");
+  return [`${where(issue.path)}: ${message}`];
+}
+
+function dotted(p: Path): string {
+  return p.map((k, i) => (typeof k === "number" ? `[${k}]` : `${i ? "." : ""}${String(k)}`)).join("") || "(top level)";
+}
+
+/** The line of the node at `p` (of the key `key` inside it, if given); the nearest existing parent otherwise. */
+function lineOf(doc: Document, lines: LineCounter, p: Path, key?: string): number {
+  for (let n = p.length; n >= 0; n--) {
+    const node = doc.getIn(p.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
+    if (!node?.range) continue;
+    if (key !== undefined && n === p.length && isMap(node)) {
+      const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === key);
+      const r = (pair?.key as { range?: number[] } | undefined)?.range;
+      if (r) return lines.linePos(r[0]).line;
+    }
+    if (isSeq(node) || isMap(node) || node.range) return lines.linePos(node.range[0]).line;
+  }
+  return 1;
+}
+
+function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string) => string): string[] {
+  const errors: string[] = [];
+  const dir = (rel: string, p: Path, key: string, mustHave?: string) => {
+    const abs = path.resolve(root, rel);
+    if (!existsSync(abs) || !statSync(abs).isDirectory()) errors.push(`${where(p, key)}: folder not found: ${abs}`);
+    else if (mustHave && !existsSync(path.join(abs, mustHave))) errors.push(`${where(p, key)}: ${abs} has no ${mustHave}`);
+  };
+  const exists = (rel: string, p: Path, key: string) => {
+    if (!existsSync(path.resolve(root, rel))) errors.push(`${where(p, key)}: not found: ${path.resolve(root, rel)}`);
+  };
+  const unique = (items: { name: string }[], at: Path) => {
+    const seen = new Set<string>();
+    items.forEach((it, i) => {
+      if (seen.has(it.name)) errors.push(`${where([...at, i], "name")}: duplicate name ${it.name}`);
+      seen.add(it.name);
+    });
+  };
+  unique(c.platforms, ["platforms"]);
+  unique(c.suites, ["suites"]);
+  const platformNames = c.platforms.map((p) => p.name);
+
+  const provisionerDir = (rel: string, p: Path, key: string, script?: string, cluster?: string) => {
+    dir(rel, p, key, script ?? c.provisioner.script ?? "provision.sh");
+    const cs = cluster ?? c.provisioner.cluster_script;
+    if (cs) exists(path.join(rel, cs), p, key);
+  };
+  provisionerDir(c.provisioner.path, ["provisioner"], "path");
+  for (const s of [c.verifier.suites].flat()) exists(s, ["verifier"], "suites");
+  c.platforms.forEach((p, i) => dir(p.box, ["platforms", i], "box", "box.yml"));
+
+  const artifacts = (a: GalleyConfig["artifacts"], p: Path) => {
+    for (const [name, spec] of Object.entries(a ?? {})) {
+      if (spec.source === "build") dir(spec.recipe, [...p, "artifacts", name], "recipe", "build.sh");
+      else dir(spec.path, [...p, "artifacts", name], "path");
+    }
+  };
+  artifacts(c.artifacts, []);
+  c.platforms.forEach((p, i) => artifacts(p.artifacts, ["platforms", i]));
+
+  c.suites.forEach((s, i) => {
+    for (const key of ["platforms", "excludes"] as const) {
+      s[key]?.forEach((name, j) => {
+        if (!platformNames.includes(name)) {
+          errors.push(`${where(["suites", i, key], String(j))}: unknown platform ${name} (platforms: ${platformNames.join(", ")})`);
+        }
+      });
+    }
+    if (Array.isArray(s.nodes)) unique(s.nodes, ["suites", i, "nodes"]);
+    if (s.provisioner?.path || s.provisioner?.script || s.provisioner?.cluster_script) {
+      provisionerDir(s.provisioner.path ?? c.provisioner.path, ["suites", i, "provisioner"], "path", s.provisioner.script, s.provisioner.cluster_script);
+    }
+    for (const v of [s.verifier?.suites ?? []].flat()) exists(v, ["suites", i, "verifier"], "suites");
+    artifacts(s.artifacts, ["suites", i]);
+  });
+  return errors;
+}

@@ -1,0 +1,105 @@
+// galley.yml as written. Strict objects: an unknown key is an error (a typo must not be silently ignored).
+import { z } from "zod";
+
+export const Duration = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, { message: "expected a duration like 500ms, 90s or 2m" }),
+]);
+
+const Attributes = z.record(z.string(), z.unknown());
+
+// `driver: docker` is shorthand for `driver: { name: docker }`, as in Test Kitchen.
+const plugin = <T extends z.ZodRawShape>(shape: T) =>
+  z.preprocess((v) => (typeof v === "string" ? { name: v } : v), z.strictObject(shape));
+
+export const DriverConfig = plugin({
+  name: z.literal("docker"),
+  boot_timeout: Duration.optional(),
+  /** auto: use --privileged where the host allows it, else the capability recipe. */
+  privileged: z.union([z.literal("auto"), z.boolean()]).optional(),
+});
+
+export const TransportConfig = plugin({
+  name: z.enum(["docker-exec", "ssh"]),
+  command_timeout: Duration.optional(),
+});
+
+export const ProvisionerConfig = plugin({
+  name: z.literal("shell"),
+  /** Folder uploaded to every node; its `script` runs there with the node's attributes. */
+  path: z.string(),
+  script: z.string().optional(),
+  /** Runs once on the first node after every node converged (things that span nodes). */
+  cluster_script: z.string().optional(),
+  timeout: Duration.optional(),
+});
+
+export const VerifierConfig = plugin({
+  name: z.literal("mocha"),
+  /** Spec files or folders, relative to the config file. */
+  suites: z.union([z.string(), z.array(z.string()).min(1)]),
+  timeout: Duration.optional(),
+  reporter: z.string().optional(),
+});
+
+export const ArtifactSpec = z.discriminatedUnion("source", [
+  z.strictObject({
+    source: z.literal("build"),
+    /** Folder with build.sh VERSION OUTDIR; the output is cached by the folder's content and version. */
+    recipe: z.string(),
+    version: z.string(),
+  }),
+  z.strictObject({ source: z.literal("path"), path: z.string() }),
+]);
+
+const Artifacts = z.record(z.string(), ArtifactSpec);
+
+const NodeName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "expected a host name: lower-case letters, digits, '-'" });
+
+export const PlatformConfig = z.strictObject({
+  name: NodeName,
+  /** Folder with box.yml. */
+  box: z.string(),
+  attributes: Attributes.optional(),
+  artifacts: Artifacts.optional(),
+});
+
+export const MAX_NODES = 16;
+
+export const SuiteConfig = z.strictObject({
+  name: NodeName,
+  nodes: z.union([
+    z.number().int().min(1).max(MAX_NODES),
+    z.array(z.strictObject({ name: NodeName, attributes: Attributes.optional() })).min(1).max(MAX_NODES),
+  ]),
+  platforms: z.array(z.string()).optional(),
+  excludes: z.array(z.string()).optional(),
+  attributes: Attributes.optional(),
+  artifacts: Artifacts.optional(),
+  provisioner: z.strictObject({ path: z.string().optional(), script: z.string().optional(), cluster_script: z.string().optional() }).optional(),
+  verifier: z.strictObject({ suites: z.union([z.string(), z.array(z.string()).min(1)]).optional() }).optional(),
+});
+
+export const GalleyConfig = z.strictObject({
+  driver: DriverConfig,
+  transport: TransportConfig.optional(),
+  provisioner: ProvisionerConfig,
+  verifier: VerifierConfig,
+  attributes: Attributes.optional(),
+  artifacts: Artifacts.optional(),
+  platforms: z.array(PlatformConfig).min(1),
+  suites: z.array(SuiteConfig).min(1),
+});
+
+export type GalleyConfig = z.infer<typeof GalleyConfig>;
+export type ArtifactSpec = z.infer<typeof ArtifactSpec>;
+export type SuiteConfig = z.infer<typeof SuiteConfig>;
+export type PlatformConfig = z.infer<typeof PlatformConfig>;
+
+export function durationMs(d: number | string | undefined, fallbackMs: number): number {
+  if (d === undefined) return fallbackMs;
+  if (typeof d === "number") return d * 1000;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(d)!;
+  const n = Number(m[1]);
+  return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
+}

@@ -1,0 +1,141 @@
+// Docker driver: one bridge network per instance (nodes resolve each other by name), one container
+// per node from the box image, booted in parallel, each with its own /var/lib/docker volume so Docker
+// runs inside, and its own machine id (the box has none).
+import { randomBytes } from "node:crypto";
+import type Docker from "dockerode";
+import { ActionFailed } from "../../errors.ts";
+import type { InstancePlan } from "../../plan/plan.ts";
+import type { InstanceState } from "../../state/state-file.ts";
+import { DockerExecTransport } from "../../transports/docker-exec.ts";
+import type { Progress } from "../../util/ui.ts";
+import type { Driver, NodeFaults } from "../driver.ts";
+import { ensureBox, loadBox } from "./box.ts";
+import { docker, isNotFound } from "./client.ts";
+import { instanceFilter, labelsFor, LABEL_NODE, resourceName } from "./labels.ts";
+import { hostConfigFor, systemdRecipe } from "./systemd.ts";
+
+export class DockerDriver implements Driver {
+  async create(plan: InstancePlan, state: InstanceState, progress: Progress): Promise<void> {
+    const d = await docker();
+    const box = loadBox(plan.boxDir);
+    progress(`box ${box.name}`);
+    const image = await ensureBox(box);
+    const recipe = await systemdRecipe(image, plan.driver.privileged);
+    // A previous run killed before it saved state may have left resources: start clean.
+    await sweep(plan.name);
+    state.session = randomBytes(6).toString("hex");
+    const labels = labelsFor(plan.name, state.session);
+
+    const netName = resourceName(plan.name);
+    const net = await d.createNetwork({ Name: netName, Driver: "bridge", Labels: labels, CheckDuplicate: true });
+    state.network = { id: net.id, name: netName };
+    state.nodes = {};
+    state.volumes = [];
+
+    progress(`booting ${plan.nodes.length} nodes`);
+    await Promise.all(
+      plan.nodes.map(async (node) => {
+        const nodeLabels = { ...labels, [LABEL_NODE]: node.name };
+        const volume = resourceName(plan.name, node.name, "docker");
+        await d.createVolume({ Name: volume, Labels: nodeLabels });
+        state.volumes!.push(volume);
+        const hostConfig = hostConfigFor(recipe);
+        const container = await d.createContainer({
+          name: resourceName(plan.name, node.name),
+          Hostname: node.name,
+          Image: image,
+          Env: ["container=docker"],
+          Labels: nodeLabels,
+          StopSignal: "SIGRTMIN+3",
+          StopTimeout: 20,
+          HostConfig: {
+            ...hostConfig,
+            Binds: [...(hostConfig.Binds ?? []), `${volume}:/var/lib/docker`],
+            NetworkMode: netName,
+          },
+          NetworkingConfig: { EndpointsConfig: { [netName]: { Aliases: [node.name] } } },
+        });
+        state.nodes[node.name] = { container: container.id, ip: "", hostname: node.name };
+        await container.start();
+        const info = await container.inspect();
+        state.nodes[node.name]!.ip = info.NetworkSettings.Networks[netName]?.IPAddress ?? "";
+      }),
+    );
+    await Promise.all(plan.nodes.map((n) => waitForBoot(state, n.name, plan.driver.bootTimeoutMs)));
+  }
+
+  async destroy(plan: InstancePlan, state: InstanceState): Promise<void> {
+    await sweep(plan.name);
+    state.nodes = {};
+    delete state.network;
+    delete state.volumes;
+  }
+
+  faults: NodeFaults = {
+    crash: async (state, node) => {
+      await (await container(state, node)).kill({ signal: "SIGKILL" });
+    },
+    stop: async (state, node) => {
+      await (await container(state, node)).stop({ t: 20 });
+    },
+    start: async (state, node) => {
+      await (await container(state, node)).start();
+      await waitForBoot(state, node, 60_000);
+    },
+    isolate: async (state, node) => {
+      const d = await docker();
+      await d.getNetwork(state.network!.id).disconnect({ Container: state.nodes[node]!.container, Force: true });
+    },
+    rejoin: async (state, node) => {
+      const d = await docker();
+      // Same address and alias as before, so peers' configuration still points at it.
+      await d.getNetwork(state.network!.id).connect({
+        Container: state.nodes[node]!.container,
+        EndpointConfig: { Aliases: [node], IPAMConfig: { IPv4Address: state.nodes[node]!.ip } },
+      });
+    },
+  };
+}
+
+async function container(state: InstanceState, node: string): Promise<Docker.Container> {
+  const id = state.nodes[node]?.container;
+  if (!id) throw new ActionFailed(`unknown node ${node} (nodes: ${Object.keys(state.nodes).join(", ")})`);
+  return (await docker()).getContainer(id);
+}
+
+/** Waits for `systemctl is-system-running` to finish booting; on failure names the failed units and their last journal lines. */
+export async function waitForBoot(state: InstanceState, node: string, timeoutMs: number): Promise<void> {
+  const conn = await new DockerExecTransport(timeoutMs).connect(node, state);
+  // --wait answers "starting" at once while the manager is not yet reachable: ask until boot is over.
+  const r = await conn.exec(
+    'while :; do s=$(systemctl is-system-running --wait 2>/dev/null || true); case "$s" in running|degraded|maintenance) echo "$s"; exit 0;; esac; sleep 0.1; done',
+    { timeoutMs },
+  );
+  const status = r.stdout.trim();
+  if (status === "running") return;
+  const failed = await conn.exec(
+    "systemctl list-jobs --no-legend | head -5; for u in $(systemctl list-units --failed --plain --no-legend | awk '{print $1}'); do echo \"--- $u\"; journalctl -u \"$u\" -n 10 --no-pager; done",
+    { timeoutMs: 20_000 },
+  );
+  const why = r.exitCode === 124 ? `did not finish booting within ${Math.round(timeoutMs / 1000)} s` : `booted ${status || "with errors"}`;
+  throw new ActionFailed(`node ${node}: systemd ${why}. Failed units:\n${failed.stdout.trim() || "(none listed)"}`);
+}
+
+/** Removes every container, network and volume labelled for the instance (or for every instance). */
+export async function sweep(instance?: string): Promise<{ containers: number; networks: number; volumes: number }> {
+  const d = await docker();
+  const filters = instanceFilter(instance);
+  const containers = await d.listContainers({ all: true, filters });
+  await Promise.all(
+    containers.map((c) =>
+      d.getContainer(c.Id).remove({ force: true, v: true }).catch((e) => {
+        if (!isNotFound(e)) throw e;
+      }),
+    ),
+  );
+  const networks = await d.listNetworks({ filters });
+  await Promise.all(networks.map((n) => d.getNetwork(n.Id).remove().catch((e) => { if (!isNotFound(e)) throw e; })));
+  const { Volumes: volumes } = await d.listVolumes({ filters });
+  await Promise.all((volumes ?? []).map((v) => d.getVolume(v.Name).remove({ force: true }).catch((e) => { if (!isNotFound(e)) throw e; })));
+  return { containers: containers.length, networks: networks.length, volumes: (volumes ?? []).length };
+}

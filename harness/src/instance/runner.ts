@@ -1,0 +1,123 @@
+// Runs lifecycle actions on one instance. The only writer of instance state: records the attempted
+// action, sets lastAction only on success, and saves the state after every step (and on interrupt).
+import { ActionFailed, GalleyError, InstanceFailure, messageOf } from "../errors.ts";
+import { converge } from "../provisioners/converge.ts";
+import type { InstancePlan } from "../plan/plan.ts";
+import { lockInstance, readState, writeState, type Action, type InstanceState } from "../state/state-file.ts";
+import { InstanceLog } from "../util/instance-log.ts";
+import { formatMs, line, task } from "../util/ui.ts";
+import { runVerifier, type CheckResult } from "../verifier/mocha.ts";
+import { componentsFor, type Components } from "./components.ts";
+import { actionsBetween } from "./fsm.ts";
+
+export type DestroyPolicy = "passing" | "always" | "never";
+
+/** Open instances, so an interrupt can save their state before exiting. */
+export const openInstances = new Set<Instance>();
+
+export class Instance {
+  readonly log: InstanceLog;
+  readonly components: Components;
+  state: InstanceState;
+  lastVerify?: CheckResult[];
+  private unlock?: () => Promise<void>;
+
+  constructor(readonly plan: InstancePlan) {
+    this.log = new InstanceLog(plan.stateDir);
+    this.components = componentsFor(plan);
+    this.state = readState(plan.stateDir, plan.name);
+  }
+
+  /** Takes the instance's lock for the whole command (a second galley process gets a clear error). */
+  async open(): Promise<this> {
+    this.unlock = await lockInstance(this.plan.stateDir, this.plan.name);
+    this.state = readState(this.plan.stateDir, this.plan.name);
+    openInstances.add(this);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    openInstances.delete(this);
+    await this.unlock?.().catch(() => {});
+    this.unlock = undefined;
+  }
+
+  save(): void {
+    writeState(this.plan.stateDir, this.state);
+  }
+
+  /** Runs the lifecycle up to `desired`. */
+  async transitionTo(desired: Action): Promise<void> {
+    for (const action of actionsBetween(this.state.lastAction, desired)) await this.run(action);
+  }
+
+  async test(policy: DestroyPolicy): Promise<void> {
+    let passed = false;
+    try {
+      await this.run("destroy");
+      await this.transitionTo("verify");
+      passed = true;
+    } finally {
+      if (policy === "always" || (policy === "passing" && passed)) await this.run("destroy");
+      else if (!passed) line(`  ${this.plan.name} kept for inspection: galley login ${this.plan.name} · galley destroy ${this.plan.name}`);
+    }
+  }
+
+  private async run(action: Action): Promise<void> {
+    const { plan, state } = this;
+    const { driver, transport, provisioner } = this.components;
+    state.lastAttempted = action;
+    this.log.write("galley", `== ${action} ${plan.name}`);
+    const label = `${action.padEnd(8)} ${plan.name}`;
+    try {
+      await task(label, async (progress) => {
+        switch (action) {
+          case "destroy":
+            await driver.destroy(plan, state);
+            delete state.changes;
+            break;
+          case "create":
+            try {
+              await driver.create(plan, state, progress);
+            } finally {
+              this.save(); // containers exist now: record them even if booting failed
+            }
+            break;
+          case "converge":
+            await converge(plan, state, transport, provisioner, this.log, progress);
+            break;
+          case "verify":
+            await this.verify();
+            break;
+        }
+      });
+      state.lastAction = action === "destroy" ? undefined : action;
+      delete state.lastError;
+    } catch (err) {
+      state.lastError = `${action}: ${messageOf(err).split("\n")[0]}`;
+      if (err instanceof GalleyError && !(err instanceof ActionFailed) && !(err instanceof InstanceFailure)) throw err;
+      throw new InstanceFailure(plan.name, action, `${action} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})`, { cause: err });
+    } finally {
+      this.save();
+    }
+  }
+
+  private async verify(): Promise<void> {
+    const results = await runVerifier(this.plan, this.log);
+    this.lastVerify = results;
+    const failed = results.filter((r) => r.state === "failed");
+    const passed = results.filter((r) => r.state === "passed");
+    for (const r of results) {
+      if (r.state === "passed") this.log.write("verify", `✓ ${r.title} (${formatMs(r.ms)})`);
+    }
+    if (failed.length) {
+      const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
+      throw new ActionFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed):\n${detail}`);
+    }
+    line(`  ${passed.length} checks passed on ${this.plan.name}`);
+  }
+}
+
+function indent(text: string, n: number): string {
+  return text.split("\n").map((l) => " ".repeat(n) + l).join("\n");
+}

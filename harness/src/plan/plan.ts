@@ -1,0 +1,98 @@
+// Pure: configuration → the instances it defines (suite × platform), each a cluster of nodes with
+// merged attributes. No I/O beyond reading box.yml names, so `galley list` is instant.
+import path from "node:path";
+import { UserError } from "../errors.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import { deepMerge, type Attrs } from "../config/merge.ts";
+import { durationMs, type ArtifactSpec, type GalleyConfig } from "../config/schema.ts";
+
+export interface NodePlan {
+  name: string;
+  index: number;
+  attributes: Attrs;
+}
+
+export interface InstancePlan {
+  name: string;
+  suite: string;
+  platform: string;
+  configFile: string;
+  root: string;
+  /** .galley/<instance>/: state, log, keys, artifacts. */
+  stateDir: string;
+  boxDir: string;
+  driver: GalleyConfig["driver"] & { bootTimeoutMs: number };
+  transport: { name: "docker-exec" | "ssh"; commandTimeoutMs: number };
+  provisioner: { path: string; script: string; clusterScript?: string; timeoutMs: number };
+  verifier: { suites: string[]; timeoutMs: number; reporter: string };
+  artifacts: Record<string, ArtifactSpec & { base: string }>;
+  attributes: Attrs;
+  nodes: NodePlan[];
+}
+
+export function planInstances({ config: c, root, file }: LoadedConfig): InstancePlan[] {
+  const plans: InstancePlan[] = [];
+  for (const suite of c.suites) {
+    for (const platform of c.platforms) {
+      if (suite.platforms && !suite.platforms.includes(platform.name)) continue;
+      if (suite.excludes?.includes(platform.name)) continue;
+      const name = `${suite.name}-${platform.name}`;
+      const attributes = deepMerge(c.attributes, platform.attributes, suite.attributes);
+      const nodeList = Array.isArray(suite.nodes)
+        ? suite.nodes
+        : Array.from({ length: suite.nodes }, (_, i) => ({ name: `infra${i}`, attributes: undefined }));
+      // Artifact paths resolve from the config folder, whatever layer defined them.
+      const artifacts: InstancePlan["artifacts"] = {};
+      for (const [k, v] of Object.entries({ ...c.artifacts, ...platform.artifacts, ...suite.artifacts })) {
+        artifacts[k] = { ...v, base: root };
+      }
+      plans.push({
+        name,
+        suite: suite.name,
+        platform: platform.name,
+        configFile: file,
+        root,
+        stateDir: path.join(root, ".galley", name),
+        boxDir: path.resolve(root, platform.box),
+        driver: { ...c.driver, bootTimeoutMs: durationMs(c.driver.boot_timeout, 60_000) },
+        transport: {
+          name: c.transport?.name ?? "docker-exec",
+          commandTimeoutMs: durationMs(c.transport?.command_timeout, 600_000),
+        },
+        provisioner: {
+          path: path.resolve(root, suite.provisioner?.path ?? c.provisioner.path),
+          script: suite.provisioner?.script ?? c.provisioner.script ?? "provision.sh",
+          clusterScript: suite.provisioner?.cluster_script ?? c.provisioner.cluster_script,
+          timeoutMs: durationMs(c.provisioner.timeout, 600_000),
+        },
+        verifier: {
+          suites: [suite.verifier?.suites ?? c.verifier.suites].flat().map((s) => path.resolve(root, s)),
+          timeoutMs: durationMs(c.verifier.timeout, 180_000),
+          reporter: c.verifier.reporter ?? "spec",
+        },
+        artifacts,
+        attributes,
+        nodes: nodeList.map((n, index) => ({ name: n.name, index, attributes: deepMerge(attributes, n.attributes) })),
+      });
+    }
+  }
+  return plans;
+}
+
+/** `all`, an exact name, or a regular expression (Test Kitchen's rule). */
+export function selectInstances(plans: InstancePlan[], pattern = "all"): InstancePlan[] {
+  if (pattern === "all") return plans;
+  const exact = plans.filter((p) => p.name === pattern);
+  if (exact.length) return exact;
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    re = /$^/;
+  }
+  const found = plans.filter((p) => re.test(p.name));
+  if (!found.length) {
+    throw new UserError(`no instance matches ${JSON.stringify(pattern)} (instances: ${plans.map((p) => p.name).join(", ")})`);
+  }
+  return found;
+}

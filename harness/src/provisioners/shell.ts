@@ -1,0 +1,46 @@
+// The shell provisioner: runs a folder's script with the node's attributes as environment variables.
+// Attributes flatten to ATTR_<PATH> (etcd.enable_v2 → ATTR_ETCD_ENABLE_V2); lists join with commas.
+import path from "node:path";
+import type { Attrs } from "../config/merge.ts";
+import type { InstancePlan } from "../plan/plan.ts";
+import type { NodeFacts, Provisioner } from "./provisioner.ts";
+
+export function flattenAttributes(attrs: Attrs, prefix = "ATTR"): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attrs)) {
+    const key = `${prefix}_${k.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) Object.assign(out, flattenAttributes(v as Attrs, key));
+    else if (Array.isArray(v)) out[key] = v.join(",");
+    else if (v !== null && v !== undefined) out[key] = String(v);
+  }
+  return out;
+}
+
+export class ShellProvisioner implements Provisioner {
+  source(plan: InstancePlan): string {
+    return plan.provisioner.path;
+  }
+
+  environment(plan: InstancePlan, { node, ip, peers }: NodeFacts, remoteDir: string): Record<string, string> {
+    return {
+      ...flattenAttributes(node.attributes),
+      GALLEY_INSTANCE: plan.name,
+      GALLEY_NODE_NAME: node.name,
+      GALLEY_NODE_INDEX: String(node.index),
+      GALLEY_NODE_IP: ip,
+      GALLEY_NODE_COUNT: String(plan.nodes.length),
+      GALLEY_NODES: Object.entries(peers).map(([n, a]) => `${n}=${a}`).join(" "),
+      GALLEY_DIR: remoteDir,
+      GALLEY_CHANGES: `${remoteDir}/changes`,
+    };
+  }
+
+  runCommand(plan: InstancePlan, remoteDir: string): string {
+    return `: > ${remoteDir}/changes && bash ${path.posix.join(remoteDir, "provision", plan.provisioner.script)}`;
+  }
+
+  clusterCommand(plan: InstancePlan, remoteDir: string): string | undefined {
+    const script = plan.provisioner.clusterScript;
+    return script ? `bash ${path.posix.join(remoteDir, "provision", script)}` : undefined;
+  }
+}

@@ -1,0 +1,77 @@
+// .galley/<instance>/state.json: what the driver learned (containers, IPs) and how far the lifecycle got.
+// A missing file reads as a fresh instance; writes are atomic (temp file + rename), so a kill -9
+// mid-write never leaves half a file.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { LockedError, UserError } from "../errors.ts";
+
+export type Action = "destroy" | "create" | "converge" | "verify";
+
+export interface NodeState {
+  container: string;
+  ip: string;
+  hostname: string;
+}
+
+export interface InstanceState {
+  instance: string;
+  /** Unique per create: labels every resource of this incarnation. */
+  session?: string;
+  lastAction?: Action;
+  lastAttempted?: Action;
+  lastError?: string;
+  updatedAt?: string;
+  network?: { id: string; name: string };
+  volumes?: string[];
+  nodes: Record<string, NodeState>;
+  /** Per-instance SSH key pair (private key path), generated on first need, never committed. */
+  sshKey?: string;
+  /** Per-node changes reported by the last converge: node → step → what changed. */
+  changes?: Record<string, string[]>;
+}
+
+export function stateFile(stateDir: string) {
+  return path.join(stateDir, "state.json");
+}
+
+export function readState(stateDir: string, instance: string): InstanceState {
+  const file = stateFile(stateDir);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return { instance, nodes: {} };
+  }
+  if (!text.trim()) return { instance, nodes: {} };
+  try {
+    return { nodes: {}, ...JSON.parse(text), instance };
+  } catch (err) {
+    throw new UserError(`${file}: state file is not valid JSON (${(err as Error).message}); run \`galley destroy ${instance}\` to start over`);
+  }
+}
+
+export function writeState(stateDir: string, state: InstanceState): void {
+  mkdirSync(stateDir, { recursive: true });
+  const file = stateFile(stateDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2) + "\n");
+  renameSync(tmp, file);
+}
+
+export function removeState(stateDir: string): void {
+  rmSync(stateFile(stateDir), { force: true });
+}
+
+/** One Galley process per instance. Stale locks (a killed process) expire after 10 s of no heartbeat. */
+export async function lockInstance(stateDir: string, instance: string): Promise<() => Promise<void>> {
+  mkdirSync(stateDir, { recursive: true });
+  try {
+    return await lockfile.lock(stateDir, { realpath: false, lockfilePath: path.join(stateDir, "lock"), stale: 10_000, update: 2_000 });
+  } catch (err) {
+    if ((err as { code?: string }).code === "ELOCKED") {
+      throw new LockedError(`instance ${instance} is in use by another galley process (lock: ${path.join(stateDir, "lock")})`);
+    }
+    throw err;
+  }
+}

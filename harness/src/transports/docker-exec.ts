@@ -1,0 +1,65 @@
+// The default transport: `docker exec` through the Docker API. Works even when a node is cut off from
+// its network (a partition test still reaches it), and needs nothing inside the box.
+import { PassThrough } from "node:stream";
+import tarFs from "tar-fs";
+import { TransportFailed } from "../errors.ts";
+import { docker } from "../drivers/docker/client.ts";
+import type { InstanceState } from "../state/state-file.ts";
+import { wrapScript, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+
+export class DockerExecTransport implements Transport {
+  readonly name = "docker-exec";
+  constructor(private readonly defaultTimeoutMs: number) {}
+
+  async connect(node: string, state: InstanceState): Promise<Connection> {
+    const id = state.nodes[node]?.container;
+    if (!id) throw new TransportFailed(`node ${node} of ${state.instance} has no container (run \`galley create ${state.instance}\`)`);
+    const container = (await docker()).getContainer(id);
+    const defaultTimeoutMs = this.defaultTimeoutMs;
+    const conn: Connection = {
+      async exec(script: string, o: ExecOptions = {}): Promise<ExecResult> {
+        const start = Date.now();
+        let exec;
+        try {
+          exec = await container.exec({
+            Cmd: wrapScript(script, o.timeoutMs ?? defaultTimeoutMs),
+            AttachStdout: true,
+            AttachStderr: true,
+            User: o.user ?? "root",
+            Env: Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
+          });
+          const stream = await exec.start({ hijack: true, stdin: false });
+          const out: Buffer[] = [];
+          const err: Buffer[] = [];
+          const stdout = new PassThrough().on("data", (b: Buffer) => { out.push(b); o.onOutput?.(b.toString(), "stdout"); });
+          const stderr = new PassThrough().on("data", (b: Buffer) => { err.push(b); o.onOutput?.(b.toString(), "stderr"); });
+          container.modem.demuxStream(stream, stdout, stderr);
+          await new Promise<void>((resolve, reject) => {
+            stream.on("end", resolve);
+            stream.on("close", resolve);
+            stream.on("error", reject);
+          });
+          const { ExitCode } = await exec.inspect();
+          return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: Date.now() - start };
+        } catch (e) {
+          throw new TransportFailed(`cannot run a command on node ${node} (${id.slice(0, 12)}): ${(e as Error).message}`, { cause: e });
+        }
+      },
+      async upload(localDir: string, remoteDir: string): Promise<void> {
+        const mk = await conn.exec(`mkdir -p '${remoteDir}'`);
+        if (mk.exitCode !== 0) throw new TransportFailed(`node ${node}: cannot create ${remoteDir}: ${mk.stderr}`);
+        try {
+          await container.putArchive(tarFs.pack(localDir) as unknown as NodeJS.ReadableStream, { path: remoteDir });
+        } catch (e) {
+          throw new TransportFailed(`node ${node}: upload of ${localDir} to ${remoteDir} failed: ${(e as Error).message}`, { cause: e });
+        }
+      },
+      async close() {},
+    };
+    return conn;
+  }
+
+  loginCommand(node: string, state: InstanceState): string[] {
+    return ["docker", "exec", "-it", "-e", `TERM=${process.env.TERM ?? "xterm"}`, state.nodes[node]!.container, "bash", "-l"];
+  }
+}

@@ -1,0 +1,52 @@
+// Console output: quiet when all is well (one line per finished step), a spinner with live progress on a
+// terminal, and nothing but finished lines when output is a file or CI log.
+import ora, { type Ora } from "ora";
+
+const interactive = () => Boolean(process.stderr.isTTY) && !process.env.CI;
+let spinner: Ora | undefined;
+let active = 0;
+
+export type Progress = (text: string) => void;
+
+function fmt(ms: number) {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Runs `fn` as a named step; prints `✓ label (time)` or `✗ label` when it ends. */
+export async function task<T>(label: string, fn: (progress: Progress) => Promise<T>): Promise<T> {
+  const start = Date.now();
+  active++;
+  let lastPrinted = start;
+  const progress: Progress = (text) => {
+    if (spinner) spinner.text = `${label}: ${text}`;
+    else if (!interactive() && Date.now() - lastPrinted > 15_000) {
+      lastPrinted = Date.now();
+      process.stderr.write(`  … ${label}: ${text}\n`);
+    }
+  };
+  if (interactive() && active === 1) spinner = ora({ text: label, stream: process.stderr }).start();
+  try {
+    const out = await fn(progress);
+    line(`✓ ${label} (${fmt(Date.now() - start)})`);
+    return out;
+  } catch (err) {
+    line(`✗ ${label} (${fmt(Date.now() - start)})`);
+    throw err;
+  } finally {
+    active--;
+  }
+}
+
+export function line(text: string): void {
+  if (spinner) {
+    spinner.stop();
+    spinner = undefined;
+  }
+  process.stderr.write(text + "\n");
+}
+
+export function say(text: string): void {
+  process.stdout.write(text + "\n");
+}
+
+export { fmt as formatMs };

@@ -1,0 +1,76 @@
+// etcdctl output across versions (v2 and v3 formats), parsed into one shape, so suites hold for
+// etcd 3.3 through 3.5 and fail with the real output when it does not parse.
+import { AssertionFailed } from "../errors.ts";
+
+export interface Member {
+  id: string;
+  name: string;
+  started: boolean;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLeader?: boolean;
+}
+
+const urls = (s: string | undefined) => (s ?? "").split(",").map((u) => u.trim()).filter(Boolean);
+
+/**
+ * v3 simple: `c87d2569598c8e66, started, infra0, http://IP:2380, http://IP:2379, false`
+ * v2:        `a7e311a6b89e188f: name=infra0 peerURLs=http://IP:2380 clientURLs=http://IP:2379 isLeader=true`
+ *            `a7e311a6b89e188f[unstarted]: peerURLs=http://IP:2380`
+ */
+export function parseMemberList(text: string): Member[] {
+  return text.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
+    const v2 = /^([0-9a-f]+)(\[unstarted\])?:\s*(.*)$/.exec(line);
+    if (v2) {
+      const kv = Object.fromEntries([...v2[3]!.matchAll(/(\w+)=(\S*)/g)].map((m) => [m[1], m[2]]));
+      return {
+        id: v2[1]!,
+        name: kv.name ?? "",
+        started: !v2[2],
+        peerURLs: urls(kv.peerURLs),
+        clientURLs: urls(kv.clientURLs),
+        isLeader: kv.isLeader === undefined ? undefined : kv.isLeader === "true",
+      };
+    }
+    const f = line.split(", ");
+    if (f.length >= 5 && /^[0-9a-f]+$/.test(f[0]!)) {
+      return { id: f[0]!, started: f[1] === "started", name: f[2]!, peerURLs: urls(f[3]), clientURLs: urls(f[4]) };
+    }
+    throw new AssertionFailed(`unrecognised \`etcdctl member list\` line: ${line}`);
+  });
+}
+
+export interface EndpointStatus {
+  endpoint: string;
+  id: string;
+  version: string;
+  isLeader: boolean;
+}
+
+/** `ETCDCTL_API=3 etcdctl endpoint status -w simple`: endpoint, ID, version, db size, is leader, … (3.3–3.7). */
+export function parseEndpointStatus(text: string): EndpointStatus[] {
+  return text.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
+    const f = line.split(", ");
+    if (f.length < 5 || !/^[0-9a-f]+$/.test(f[1]!)) throw new AssertionFailed(`unrecognised \`etcdctl endpoint status\` line: ${line}`);
+    return { endpoint: f[0]!, id: f[1]!, version: f[2]!, isLeader: f[4] === "true" };
+  });
+}
+
+export interface LeaderStats {
+  leader: string;
+  followers: Record<string, { counts: { success: number; fail: number }; latency?: Record<string, number> }>;
+}
+
+export function parseLeaderStats(text: string): LeaderStats {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new AssertionFailed(`/v2/stats/leader did not answer JSON: ${text.slice(0, 200)}`);
+  }
+  const s = json as LeaderStats;
+  if (typeof s?.leader !== "string" || typeof s.followers !== "object") {
+    throw new AssertionFailed(`/v2/stats/leader answered without leader/followers: ${text.slice(0, 200)}`);
+  }
+  return s;
+}

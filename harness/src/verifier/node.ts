@@ -1,0 +1,143 @@
+// A node as a verification suite sees it: the NixOS test driver's verbs, async, on top of one
+// primitive (execute, which never throws on a non-zero exit).
+import { AssertionFailed } from "../errors.ts";
+import type { NodeFaults } from "../drivers/driver.ts";
+import type { InstanceState } from "../state/state-file.ts";
+import type { Connection, ExecOptions, ExecResult, Transport } from "../transports/transport.ts";
+import type { InstanceLog } from "../util/instance-log.ts";
+import { tail } from "../util/lines.ts";
+import { FailFast, retry } from "./retry.ts";
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+const DEFAULT_WAIT_MS = 90_000;
+
+export class Node {
+  private conn?: Promise<Connection>;
+
+  constructor(
+    readonly name: string,
+    readonly ip: string,
+    readonly attributes: Record<string, unknown>,
+    private readonly state: InstanceState,
+    private readonly transport: Transport,
+    private readonly faults: NodeFaults,
+    private readonly log?: InstanceLog,
+  ) {}
+
+  private connection(): Promise<Connection> {
+    this.conn ??= this.transport.connect(this.name, this.state);
+    return this.conn;
+  }
+
+  /** Runs a script (bash -l, errexit, pipefail); returns exit code and output. Never throws on exit ≠ 0. */
+  async execute(script: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const r = await (await this.connection()).exec(script, { timeoutMs: 60_000, ...options });
+    this.log?.write(`${this.name} verify`, `$ ${script}\n${r.stdout}${r.stderr}exit ${r.exitCode} (${r.ms} ms)`);
+    return r;
+  }
+
+  /** Runs a script that must succeed; returns its stdout. The error names node, command, exit code and output. */
+  async succeed(script: string, options: ExecOptions = {}): Promise<string> {
+    const r = await this.execute(script, options);
+    if (r.exitCode !== 0) throw new AssertionFailed(describe(this.name, script, r, "failed"));
+    return r.stdout;
+  }
+
+  /** Runs a script that must fail; returns its combined output. */
+  async fail(script: string, options: ExecOptions = {}): Promise<string> {
+    const r = await this.execute(script, options);
+    if (r.exitCode === 0) throw new AssertionFailed(describe(this.name, script, r, "succeeded but was expected to fail"));
+    return r.stdout + r.stderr;
+  }
+
+  /** Retries a script until it succeeds; returns its stdout. On timeout, the error shows the last exit code and output. */
+  async waitUntilSucceeds(script: string, o: WaitOptions & ExecOptions = {}): Promise<string> {
+    let out = "";
+    await retry(
+      async () => {
+        const r = await this.execute(script, o);
+        if (r.exitCode !== 0) throw new AssertionFailed(`exit code ${r.exitCode}: ${tail(r.stdout + r.stderr, 8) || "(no output)"}`);
+        out = r.stdout;
+      },
+      { what: `\`${script}\` to succeed on ${this.name}`, timeoutMs: o.timeoutMs ?? DEFAULT_WAIT_MS, intervalMs: o.intervalMs },
+    );
+    return out;
+  }
+
+  async waitUntilFails(script: string, o: WaitOptions & ExecOptions = {}): Promise<string> {
+    let out = "";
+    await retry(
+      async () => {
+        const r = await this.execute(script, o);
+        if (r.exitCode === 0) throw new AssertionFailed(`still succeeds: ${tail(r.stdout, 8) || "(no output)"}`);
+        out = r.stdout + r.stderr;
+      },
+      { what: `\`${script}\` to fail on ${this.name}`, timeoutMs: o.timeoutMs ?? DEFAULT_WAIT_MS, intervalMs: o.intervalMs },
+    );
+    return out;
+  }
+
+  /** Waits for a unit to be active; fails at once when it failed or is inactive with no job pending. */
+  async waitForUnit(unit: string, o: WaitOptions = {}): Promise<void> {
+    await retry(
+      async (lastTry) => {
+        const info = await this.unitInfo(unit, ["ActiveState", "SubState"]);
+        if (info.ActiveState === "active") return true;
+        const journal = async () => tail((await this.execute(`journalctl -u ${unit} -n 10 --no-pager`)).stdout, 10);
+        if (info.ActiveState === "failed") {
+          throw new FailFast(`unit ${unit} on ${this.name} failed; last journal lines:\n${await journal()}`);
+        }
+        const jobs = await this.execute(`systemctl list-jobs --no-legend ${unit}`);
+        if (info.ActiveState === "inactive" && !jobs.stdout.trim()) {
+          throw new FailFast(`unit ${unit} on ${this.name} is inactive and no job will start it; last journal lines:\n${await journal()}`);
+        }
+        throw new AssertionFailed(`${unit} is ${info.ActiveState}/${info.SubState}${lastTry ? `; journal:\n${await journal()}` : ""}`);
+      },
+      { what: `unit ${unit} on ${this.name} to be active`, timeoutMs: o.timeoutMs ?? DEFAULT_WAIT_MS, intervalMs: o.intervalMs },
+    );
+  }
+
+  async unitInfo(unit: string, properties: string[]): Promise<Record<string, string>> {
+    const out = await this.succeed(`systemctl show ${unit} --property=${properties.join(",")}`);
+    return Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  }
+
+  /** Power cut (SIGKILL). */
+  crash(): Promise<void> {
+    return this.resetAfter(this.faults.crash(this.state, this.name));
+  }
+  /** Clean shutdown. */
+  stop(): Promise<void> {
+    return this.resetAfter(this.faults.stop(this.state, this.name));
+  }
+  /** Boot again and wait for systemd. */
+  start(): Promise<void> {
+    return this.resetAfter(this.faults.start(this.state, this.name));
+  }
+  /** Cut from the instance network (docker exec still reaches it). */
+  isolate(): Promise<void> {
+    return this.faults.isolate(this.state, this.name);
+  }
+  rejoin(): Promise<void> {
+    return this.faults.rejoin(this.state, this.name);
+  }
+
+  private async resetAfter(p: Promise<void>): Promise<void> {
+    await p;
+    const old = this.conn;
+    this.conn = undefined;
+    await old?.then((c) => c.close()).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.resetAfter(Promise.resolve());
+  }
+}
+
+function describe(node: string, script: string, r: ExecResult, what: string): string {
+  return `on ${node}: \`${script}\` ${what} (exit code ${r.exitCode}); output:\n${tail(r.stdout + "\n" + r.stderr, 12) || "(none)"}`;
+}

@@ -1,0 +1,44 @@
+import { expect } from "chai";
+import { attach, etcd, retry, type Cluster } from "galley/verifier";
+import { ports } from "./expected.ts";
+
+describe("etcd leader stats", function () {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await attach();
+  });
+  after(() => cluster?.close());
+
+  it("/v2/stats/leader on the leader names one leader and N-1 followers with successful heartbeats, as endpoint status says", async () => {
+    const { client } = ports(cluster);
+    const first = cluster.nodes[0]!;
+    const status = etcd.parseEndpointStatus(await first.succeed("ETCDCTL_API=3 etcdctl endpoint status --cluster -w simple"));
+    const leaders = status.filter((s) => s.isLeader);
+    expect(leaders, `leaders in endpoint status ${JSON.stringify(status)}`).to.have.length(1);
+    const leader = leaders[0]!;
+    const leaderNode = cluster.nodeByIp(new URL(leader.endpoint).hostname);
+    const members = etcd.parseMemberList(await first.succeed("ETCDCTL_API=3 etcdctl member list -w simple"));
+
+    let stats: etcd.LeaderStats | undefined;
+    await retry(async () => {
+      stats = etcd.parseLeaderStats(await first.succeed(`curl -fsS http://${leaderNode.ip}:${client}/v2/stats/leader`));
+      return Object.values(stats.followers).every((f) => f.counts.success > 0);
+    }, { what: "followers with successful heartbeats", timeoutMs: 15_000 }).catch(() => {});
+    expect(stats, "leader stats").to.not.equal(undefined);
+    expect(stats!.leader, "leader in /v2/stats/leader vs endpoint status").to.equal(leader.id);
+    const followers = members.map((m) => m.id).filter((id) => id !== leader.id).sort();
+    expect(Object.keys(stats!.followers).sort(), "followers").to.deep.equal(followers);
+    for (const [id, f] of Object.entries(stats!.followers)) {
+      expect(f.counts.success, `successful heartbeats to follower ${id}`).to.be.greaterThan(0);
+    }
+  });
+
+  it("a follower refuses /v2/stats/leader (it is not the leader)", async () => {
+    const { client } = ports(cluster);
+    const status = etcd.parseEndpointStatus(await cluster.nodes[0]!.succeed("ETCDCTL_API=3 etcdctl endpoint status --cluster -w simple"));
+    const follower = status.find((s) => !s.isLeader);
+    expect(follower, "a follower").to.not.equal(undefined);
+    const code = (await cluster.nodes[0]!.succeed(`curl -s -o /dev/null -w '%{http_code}' ${follower!.endpoint.replace(/:\d+$/, `:${client}`)}/v2/stats/leader`)).trim();
+    expect(code, "HTTP status of /v2/stats/leader on a follower").to.equal("403");
+  });
+});
