@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { attach, fleet, retry, type Cluster } from "galley/verifier";
+import { AssertionFailed, attach, fleet, retry, type Cluster } from "galley/verifier";
 
 describe("test.service", function () {
   let cluster: Cluster;
@@ -40,7 +40,7 @@ describe("test.service", function () {
     await retry(async () => {
       const out = await other.succeed(fleet.withAgent("journal test.service"), { user: "core" });
       lines = fleet.parseJournal(out).filter((l) => l.message === "Hello World");
-      return lines.length >= 2;
+      if (lines.length < 2) throw new AssertionFailed(`${lines.length} Hello World lines; fleetctl journal printed:\n${out.trim().split("\n").slice(-6).join("\n")}`);
     }, { what: `Hello World in fleetctl journal on ${other.name}`, timeoutMs: 30_000 });
     expect([...new Set(lines.map((l) => l.host))], "hosts that logged Hello World").to.deep.equal([owner.name]);
   });
