@@ -65,12 +65,13 @@ export const PlatformConfig = z.strictObject({
 });
 
 export const MAX_NODES = 16;
+const nodeCount = { message: `a suite has 1 to ${MAX_NODES} nodes` };
 
 export const SuiteConfig = z.strictObject({
   name: NodeName,
   nodes: z.union([
-    z.number().int().min(1).max(MAX_NODES),
-    z.array(z.strictObject({ name: NodeName, attributes: Attributes.optional() })).min(1).max(MAX_NODES),
+    z.number().int().min(1, nodeCount).max(MAX_NODES, nodeCount),
+    z.array(z.strictObject({ name: NodeName, attributes: Attributes.optional() })).min(1, nodeCount).max(MAX_NODES, nodeCount),
   ]),
   platforms: z.array(z.string()).optional(),
   excludes: z.array(z.string()).optional(),
