@@ -19,3 +19,11 @@ export function expectedMetadata(node: Node): Record<string, string> {
 function nodeIndex(node: Node): number {
   return Number(/(\d+)$/.exec(node.name)?.[1] ?? 0);
 }
+
+/** fleet's agent TTL (attribute fleet.agent_ttl, default 30s) in ms. */
+export function agentTtlMs(cluster: Cluster): number {
+  const ttl = String(((cluster.attributes.fleet ?? {}) as Attrs).agent_ttl ?? "30s");
+  const m = /^(\d+)(ms|s|m)?$/.exec(ttl);
+  if (!m) return 30_000;
+  return Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000);
+}

@@ -153,7 +153,7 @@ program
 
 program
   .command("prune")
-  .description("remove every container, network and volume labelled by Galley, with or without state files")
+  .description("remove every container, network and volume labelled by Galley (any project), with or without state files")
   .action(async () => {
     const removed = await sweep();
     say(`removed ${removed.containers} containers, ${removed.networks} networks, ${removed.volumes} volumes`);

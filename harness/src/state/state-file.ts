@@ -63,15 +63,48 @@ export function removeState(stateDir: string): void {
   rmSync(stateFile(stateDir), { force: true });
 }
 
-/** One Galley process per instance. Stale locks (a killed process) expire after 10 s of no heartbeat. */
+/**
+ * One Galley process per instance. The lock's owner writes its PID beside it: a lock whose owner no
+ * longer exists (kill -9) is taken over at once instead of waiting for it to go stale.
+ */
 export async function lockInstance(stateDir: string, instance: string): Promise<() => Promise<void>> {
   mkdirSync(stateDir, { recursive: true });
+  const lockPath = path.join(stateDir, "lock");
+  const pidFile = path.join(stateDir, "lock.pid");
+  const take = () => lockfile.lock(stateDir, { realpath: false, lockfilePath: lockPath, stale: 10_000, update: 2_000 });
+  let release: () => Promise<void>;
   try {
-    return await lockfile.lock(stateDir, { realpath: false, lockfilePath: path.join(stateDir, "lock"), stale: 10_000, update: 2_000 });
+    release = await take();
   } catch (err) {
-    if ((err as { code?: string }).code === "ELOCKED") {
-      throw new LockedError(`instance ${instance} is in use by another galley process (lock: ${path.join(stateDir, "lock")})`);
+    if ((err as { code?: string }).code !== "ELOCKED") throw err;
+    const owner = Number(readFileSafe(pidFile));
+    if (owner && owner !== process.pid && !alive(owner)) {
+      rmSync(lockPath, { recursive: true, force: true });
+      release = await take();
+    } else {
+      throw new LockedError(`instance ${instance} is in use by another galley process${owner ? ` (pid ${owner})` : ""}; lock: ${lockPath}`);
     }
-    throw err;
+  }
+  writeFileSync(pidFile, String(process.pid));
+  return async () => {
+    rmSync(pidFile, { force: true });
+    await release();
+  };
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -2,16 +2,19 @@
 // per node from the box image, booted in parallel, each with its own /var/lib/docker volume so Docker
 // runs inside, and its own machine id (the box has none).
 import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import path from "node:path";
 import type Docker from "dockerode";
 import { ActionFailed } from "../../errors.ts";
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
+import { ensureInstanceKey } from "../../util/ssh-key.ts";
 import type { Progress } from "../../util/ui.ts";
 import type { Driver, NodeFaults } from "../driver.ts";
 import { ensureBox, loadBox } from "./box.ts";
 import { docker, isNotFound } from "./client.ts";
-import { instanceFilter, labelsFor, LABEL_NODE, resourceName } from "./labels.ts";
+import { labelsFor, LABEL_NODE, ownerFilter, resourceName, type Owner } from "./labels.ts";
 import { hostConfigFor, systemdRecipe } from "./systemd.ts";
 
 export class DockerDriver implements Driver {
@@ -22,13 +25,17 @@ export class DockerDriver implements Driver {
     const image = await ensureBox(box);
     const recipe = await systemdRecipe(image, plan.driver.privileged);
     // A previous run killed before it saved state may have left resources: start clean.
-    await sweep(plan.name);
+    const owner = ownerOf(plan);
+    await sweep(owner);
     state.session = randomBytes(6).toString("hex");
-    const labels = labelsFor(plan.name, state.session);
+    const labels = labelsFor(owner, state.session);
 
-    const netName = resourceName(plan.name);
-    const net = await d.createNetwork({ Name: netName, Driver: "bridge", Labels: labels, CheckDuplicate: true });
-    state.network = { id: net.id, name: netName };
+    // Docker picks a free subnet; nodes get fixed addresses in it, so a node keeps its address across
+    // a crash and restart, and after rejoining the network (peers' configuration names it).
+    const netName = resourceName(owner);
+    const { id: netId, subnet } = await createNetwork(d, netName, labels);
+    state.network = { id: netId, name: netName };
+    const addressOf = (index: number) => hostAddress(subnet, index + 2);
     state.nodes = {};
     state.volumes = [];
 
@@ -36,12 +43,12 @@ export class DockerDriver implements Driver {
     await Promise.all(
       plan.nodes.map(async (node) => {
         const nodeLabels = { ...labels, [LABEL_NODE]: node.name };
-        const volume = resourceName(plan.name, node.name, "docker");
+        const volume = resourceName(owner, node.name, "docker");
         await d.createVolume({ Name: volume, Labels: nodeLabels });
         state.volumes!.push(volume);
         const hostConfig = hostConfigFor(recipe);
         const container = await d.createContainer({
-          name: resourceName(plan.name, node.name),
+          name: resourceName(owner, node.name),
           Hostname: node.name,
           Image: image,
           Env: ["container=docker"],
@@ -53,7 +60,11 @@ export class DockerDriver implements Driver {
             Binds: [...(hostConfig.Binds ?? []), `${volume}:/var/lib/docker`],
             NetworkMode: netName,
           },
-          NetworkingConfig: { EndpointsConfig: { [netName]: { Aliases: [node.name] } } },
+          NetworkingConfig: {
+            EndpointsConfig: {
+              [netName]: { Aliases: [node.name], IPAMConfig: { IPv4Address: addressOf(node.index) } },
+            },
+          },
         });
         state.nodes[node.name] = { container: container.id, ip: "", hostname: node.name };
         await container.start();
@@ -62,10 +73,21 @@ export class DockerDriver implements Driver {
       }),
     );
     await Promise.all(plan.nodes.map((n) => waitForBoot(state, n.name, plan.driver.bootTimeoutMs)));
+    // Root's key for the SSH transport (and for a user who wants plain ssh): the instance's key pair.
+    const key = ensureInstanceKey(plan.stateDir, plan.name);
+    state.sshKey = key.privateKey;
+    const pub = readFileSync(`${key.privateKey}.pub`, "utf8").trim();
+    await Promise.all(plan.nodes.map(async (n) => {
+      const conn = await new DockerExecTransport(30_000).connect(n.name, state);
+      const r = await conn.exec(`install -d -m 700 /root/.ssh && echo '${pub}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys`);
+      if (r.exitCode !== 0) throw new ActionFailed(`node ${n.name}: cannot install root's SSH key: ${r.stderr.trim()}`);
+    }));
   }
 
   async destroy(plan: InstancePlan, state: InstanceState): Promise<void> {
-    await sweep(plan.name);
+    await sweep(ownerOf(plan));
+    rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
+    delete state.sshKey;
     state.nodes = {};
     delete state.network;
     delete state.volumes;
@@ -121,10 +143,45 @@ export async function waitForBoot(state: InstanceState, node: string, timeoutMs:
   throw new ActionFailed(`node ${node}: systemd ${why}. Failed units:\n${failed.stdout.trim() || "(none listed)"}`);
 }
 
-/** Removes every container, network and volume labelled for the instance (or for every instance). */
-export async function sweep(instance?: string): Promise<{ containers: number; networks: number; volumes: number }> {
+/**
+ * A bridge network with an explicit subnet (Docker only honours fixed addresses on those). The subnet
+ * is the one Docker itself would pick from its address pools: a throwaway network asks for it.
+ */
+async function createNetwork(d: Docker, name: string, labels: Record<string, string>): Promise<{ id: string; subnet: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const probe = await d.createNetwork({ Name: `${name}-probe`, Driver: "bridge", Labels: labels });
+    const ipam = (await probe.inspect()).IPAM?.Config?.[0] as { Subnet: string; Gateway?: string };
+    await probe.remove();
+    try {
+      const net = await d.createNetwork({
+        Name: name,
+        Driver: "bridge",
+        Labels: labels,
+        CheckDuplicate: true,
+        IPAM: { Driver: "default", Config: [{ Subnet: ipam.Subnet, ...(ipam.Gateway ? { Gateway: ipam.Gateway } : {}) }] },
+      });
+      return { id: net.id, subnet: ipam.Subnet };
+    } catch (err) {
+      // Another process took the subnet between the probe and now: ask again.
+      if (attempt < 5 && /overlap/i.test((err as Error).message)) continue;
+      throw err;
+    }
+  }
+}
+
+const ownerOf = (plan: InstancePlan): Owner => ({ instance: plan.name, root: plan.root });
+
+/** The index-th address of an IPv4 subnet ("172.18.0.0/16", 2 → "172.18.0.2"). */
+export function hostAddress(subnet: string, index: number): string {
+  const [base] = subnet.split("/");
+  const n = base!.split(".").reduce((acc, o) => acc * 256 + Number(o), 0) + index;
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+}
+
+/** Removes every container, network and volume labelled for the instance (or everything Galley made). */
+export async function sweep(owner?: Owner): Promise<{ containers: number; networks: number; volumes: number }> {
   const d = await docker();
-  const filters = instanceFilter(instance);
+  const filters = ownerFilter(owner);
   const containers = await d.listContainers({ all: true, filters });
   await Promise.all(
     containers.map((c) =>

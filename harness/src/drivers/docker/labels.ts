@@ -1,21 +1,34 @@
 // Every container, network and volume Galley makes carries these labels, so a sweep finds them even
-// when the state file is gone (a kill -9, a deleted .galley/).
+// when the state file is gone (a kill -9, a deleted .galley/). The project label (a hash of the folder
+// holding galley.yml) keeps two checkouts testing the same instance from touching each other's nodes.
+import { createHash } from "node:crypto";
+
 export const LABEL_INSTANCE = "galley.instance";
+export const LABEL_PROJECT = "galley.project";
 export const LABEL_NODE = "galley.node";
 export const LABEL_SESSION = "galley.session";
-export const LABEL_ROLE = "galley.role";
 export const LABEL_BOX = "galley.box";
 
-export function labelsFor(instance: string, session: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { [LABEL_INSTANCE]: instance, [LABEL_SESSION]: session, ...extra };
+export interface Owner {
+  instance: string;
+  /** Folder of the config file. */
+  root: string;
 }
 
-/** Docker API filter for one instance's resources, or for all of Galley's. */
-export function instanceFilter(instance?: string) {
-  return { label: [instance ? `${LABEL_INSTANCE}=${instance}` : LABEL_INSTANCE] };
+export function projectId(root: string): string {
+  return createHash("sha256").update(root).digest("hex").slice(0, 6);
 }
 
-/** Names Docker accepts and humans can read: galley-<instance>-<node>. */
-export function resourceName(instance: string, ...parts: string[]): string {
-  return ["galley", instance, ...parts].join("-");
+export function labelsFor(owner: Owner, session: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { [LABEL_INSTANCE]: owner.instance, [LABEL_PROJECT]: projectId(owner.root), [LABEL_SESSION]: session, ...extra };
+}
+
+/** Docker API filter for one instance's resources, or (no owner) for everything Galley made anywhere. */
+export function ownerFilter(owner?: Owner) {
+  return { label: owner ? [`${LABEL_INSTANCE}=${owner.instance}`, `${LABEL_PROJECT}=${projectId(owner.root)}`] : [LABEL_INSTANCE] };
+}
+
+/** Names Docker accepts and humans can read: galley-<instance>-<node>-<project>. */
+export function resourceName(owner: Owner, ...parts: string[]): string {
+  return ["galley", owner.instance, ...parts, projectId(owner.root)].join("-");
 }
