@@ -16,6 +16,9 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 UNIT
 systemctl enable ssh-host-keys.service ssh.service
+# sshd as a service, not socket-activated: ssh.socket would hold port 22, and sshd could not rebind
+# after a reload (the provisioning reloads it to accept fleetctl's keys).
+systemctl mask ssh.socket
 
 # Units that cannot work in a container and would only mark the boot "degraded".
 systemctl mask systemd-remount-fs.service sys-kernel-config.mount sys-kernel-debug.mount \
@@ -23,5 +26,4 @@ systemctl mask systemd-remount-fs.service sys-kernel-config.mount sys-kernel-deb
   systemd-firstboot.service || true
 
 # Docker configures the network; networkd would only make network-online.target wait two minutes.
-systemctl disable systemd-networkd.service systemd-networkd.socket 2>/dev/null || true
-systemctl mask systemd-networkd-wait-online.service
+systemctl mask systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service

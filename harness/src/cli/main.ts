@@ -72,9 +72,18 @@ program
   .command("test [instance]")
   .description("destroy, create, converge, verify, then destroy (by --destroy policy)")
   .addOption(new Option("--destroy <policy>", "when to destroy after the run").choices(["passing", "always", "never"]).default("passing"))
+  .option("--no-idempotence", "skip the second converge that checks the provisioning changes nothing")
   .addOption(concurrency)
-  .action(async (pattern: string | undefined, opts: { destroy: DestroyPolicy; concurrency: number }) => {
-    await forEach(plans(pattern), opts.concurrency, (i) => i.test(opts.destroy));
+  .action(async (pattern: string | undefined, opts: { destroy: DestroyPolicy; idempotence: boolean; concurrency: number }) => {
+    await forEach(plans(pattern), opts.concurrency, (i) => i.test(opts.destroy, { idempotence: opts.idempotence }));
+  });
+
+program
+  .command("idempotence [instance]")
+  .description("converge a converged instance again and fail if anything changed, naming node and step")
+  .addOption(concurrency)
+  .action(async (pattern: string | undefined, opts: { concurrency: number }) => {
+    await forEach(plans(pattern), opts.concurrency, (i) => i.checkIdempotence());
   });
 
 program

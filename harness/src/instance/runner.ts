@@ -51,10 +51,12 @@ export class Instance {
     for (const action of actionsBetween(this.state.lastAction, desired)) await this.run(action);
   }
 
-  async test(policy: DestroyPolicy): Promise<void> {
+  async test(policy: DestroyPolicy, { idempotence = true } = {}): Promise<void> {
     let passed = false;
     try {
       await this.run("destroy");
+      await this.transitionTo("converge");
+      if (idempotence) await this.checkIdempotence();
       await this.transitionTo("verify");
       passed = true;
     } finally {
@@ -63,12 +65,27 @@ export class Instance {
     }
   }
 
-  private async run(action: Action): Promise<void> {
+  /**
+   * Converges a converged instance once more: a provisioning that changes anything the second time is
+   * not idempotent. Fails naming each node, step and change.
+   */
+  async checkIdempotence(): Promise<void> {
+    if (this.state.lastAction !== "converge" && this.state.lastAction !== "verify") await this.transitionTo("converge");
+    await this.run("converge", "converge again (idempotence)", () => {
+      const changed = Object.entries(this.state.changes ?? {}).filter(([, c]) => c.length);
+      if (changed.length) {
+        const list = changed.flatMap(([node, c]) => c.map((line) => `  ${node}: ${line}`)).join("\n");
+        throw new ActionFailed(`not idempotent: the second converge changed ${changed.map(([n]) => n).join(", ")}:\n${list}`);
+      }
+    });
+  }
+
+  private async run(action: Action, what: string = action, check?: () => void): Promise<void> {
     const { plan, state } = this;
     const { driver, transport, provisioner } = this.components;
     state.lastAttempted = action;
-    this.log.write("galley", `== ${action} ${plan.name}`);
-    const label = `${action.padEnd(8)} ${plan.name}`;
+    this.log.write("galley", `== ${what} ${plan.name}`);
+    const label = `${what.padEnd(8)} ${plan.name}`;
     try {
       await task(label, async (progress) => {
         switch (action) {
@@ -85,6 +102,7 @@ export class Instance {
             break;
           case "converge":
             await converge(plan, state, transport, provisioner, this.log, progress);
+            check?.();
             break;
           case "verify":
             await this.verify();
@@ -96,7 +114,7 @@ export class Instance {
     } catch (err) {
       state.lastError = `${action}: ${messageOf(err).split("\n")[0]}`;
       if (err instanceof GalleyError && !(err instanceof ActionFailed) && !(err instanceof InstanceFailure)) throw err;
-      throw new InstanceFailure(plan.name, action, `${action} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})`, { cause: err });
+      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})`, { cause: err });
     } finally {
       this.save();
     }

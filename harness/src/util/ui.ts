@@ -2,6 +2,8 @@
 // terminal, and nothing but finished lines when output is a file or CI log.
 import ora, { type Ora } from "ora";
 
+// GALLEY_VERBOSE=1 prints every progress update (CI logs, and tests that act at a given step).
+const verbose = Boolean(process.env.GALLEY_VERBOSE);
 const interactive = () => Boolean(process.stderr.isTTY) && !process.env.CI;
 let spinner: Ora | undefined;
 let active = 0;
@@ -19,7 +21,7 @@ export async function task<T>(label: string, fn: (progress: Progress) => Promise
   let lastPrinted = start;
   const progress: Progress = (text) => {
     if (spinner) spinner.text = `${label}: ${text}`;
-    else if (!interactive() && Date.now() - lastPrinted > 15_000) {
+    else if (!interactive() && (verbose || Date.now() - lastPrinted > 15_000)) {
       lastPrinted = Date.now();
       process.stderr.write(`  … ${label}: ${text}\n`);
     }

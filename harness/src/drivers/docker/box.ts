@@ -20,8 +20,11 @@ const BoxDefinition = z.strictObject({
   distribution: z.string(),
   variant: z.enum(["minbase", "buildd", "fakechroot"]).default("minbase"),
   packages: z.array(z.string()).default([]),
-  /** Services installed by a package but configured by the provisioning: they must not start at boot. */
-  disable: z.array(z.string()).default([]),
+  /**
+   * Units installed by a package but configured later: masked so they cannot start at boot (a first
+   * boot applies systemd's presets, which re-enables merely disabled units).
+   */
+  masked: z.array(z.string()).default([]),
   /** Default: the host's own Debian mirror (from its apt sources), else debootstrap's default. */
   mirror: z.string().optional(),
 });
@@ -153,7 +156,7 @@ async function buildBox(box: Box, progress: (t: string) => void): Promise<void> 
     const script = [
       "set -eux",
       existsSync(path.join(box.dir, "customize.sh")) ? readFileSync(path.join(box.dir, "customize.sh"), "utf8") : "",
-      ...def.disable.map((s) => `systemctl disable ${s}.service || true`),
+      ...def.masked.map((s) => `systemctl mask ${s.includes(".") ? s : `${s}.service`}`),
       // Every node must get its own machine id at first boot, or fleet sees one machine.
       "rm -f /etc/machine-id /var/lib/dbus/machine-id",
       "apt-get clean",
