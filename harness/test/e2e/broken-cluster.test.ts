@@ -8,13 +8,14 @@ describe("galley verify on a broken cluster", function () {
   let verify: Awaited<ReturnType<typeof galley>>;
 
   before(async () => {
-    verify = await galley([...config, "verify", "all", "-c", "2"]);
+    verify = await galley([...config, "verify", "peer-port-clients|cloned-machine-id", "-c", "2"]);
   });
   after(async () => {
     const r = await galley([...config, "destroy", "all", "-c", "2"]);
     expect(r.code, r.stderr).to.equal(0);
     expect(await leftovers("peer-port-clients-debian-12")).to.deep.equal([]);
     expect(await leftovers("cloned-machine-id-debian-12")).to.deep.equal([]);
+    expect(await leftovers("non-idempotent-debian-12")).to.deep.equal([]);
   });
 
   it("exits 10 (an instance failed)", () => {
@@ -32,5 +33,19 @@ describe("galley verify on a broken cluster", function () {
     const report = verify.stderr.slice(verify.stderr.indexOf("verify failed on cloned-machine-id-debian-12"));
     expect(report).to.match(/✗ fleet machines fleetctl list-machines shows one machine per node/);
     expect(report).to.match(/distinct machine ids .*expected 1 to equal 3/);
+  });
+});
+
+describe("galley idempotence on a provisioning that is not idempotent", function () {
+  const config = ["--config", "fixtures/broken/galley.yml"];
+  after(async () => {
+    await galley([...config, "destroy", "non-idempotent-debian-12"]);
+  });
+
+  it("fails, naming the node, the step and the change", async () => {
+    const r = await galley([...config, "idempotence", "non-idempotent-debian-12"]);
+    expect(r.code, r.stderr).to.equal(10);
+    expect(r.stderr).to.match(/✓ converge non-idempotent-debian-12/);
+    expect(r.stderr).to.match(/not idempotent: the second converge changed infra0:\n  infra0: 99-non-idempotent-demo: stamped \/etc\/galley-last-converge\n\(log/);
   });
 });

@@ -1,5 +1,5 @@
 // Runs the real CLI as a user would, and asks the real Docker what is left behind.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import Docker from "dockerode";
 
@@ -14,17 +14,24 @@ export interface CliResult {
   ms: number;
 }
 
-export function galley(args: string[], opts: { env?: Record<string, string>; onStderr?: (s: string) => void; signalAfter?: { pattern: RegExp; signal: NodeJS.Signals } } = {}): Promise<CliResult> {
+export interface CliOptions {
+  env?: Record<string, string>;
+  /** Sends `signal` as soon as stderr matches `pattern`. */
+  signalAfter?: { pattern: RegExp; signal: NodeJS.Signals };
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+export function galley(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const start = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: repo, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    opts.onSpawn?.(child);
     let stdout = "";
     let stderr = "";
     let sent = false;
     child.stdout.on("data", (b) => (stdout += b));
     child.stderr.on("data", (b) => {
       stderr += b;
-      opts.onStderr?.(b.toString());
       if (opts.signalAfter && !sent && opts.signalAfter.pattern.test(stderr)) {
         sent = true;
         child.kill(opts.signalAfter.signal);
