@@ -26,7 +26,7 @@ export class SshTransport implements Transport {
         const start = Date.now();
         let argv = wrapScript(script, o.timeoutMs ?? defaultTimeoutMs);
         if (o.user && o.user !== this.user) argv = ["sudo", "-u", o.user, "-H", ...argv];
-        const envPrefix = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
+        const envPrefix = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`); // quoted once, below
         const command = [...(envPrefix.length ? ["env", ...envPrefix] : []), ...argv].map(shellQuote).join(" ");
         client.exec(command, (err, ch) => {
           if (err) return reject(new TransportFailed(`ssh exec on node ${node}: ${err.message}`, { cause: err }));

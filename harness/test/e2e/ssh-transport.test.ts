@@ -1,0 +1,25 @@
+// The SSH transport carries a whole run: uploads, provisioning, cluster phase, verification, exec.
+import { expect } from "chai";
+import { galley, leftovers } from "./helpers.ts";
+
+describe("the ssh transport", function () {
+  const config = ["--config", "fixtures/ssh/galley.yml"];
+  after(async () => {
+    await galley([...config, "destroy", "all"]);
+    expect(await leftovers("over-ssh-debian-12")).to.deep.equal([]);
+  });
+
+  it("converges and verifies the fleet cluster over SSH", async () => {
+    const r = await galley([...config, "test", "over-ssh-debian-12", "--destroy", "never"]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/8 checks passed on over-ssh-debian-12/);
+  });
+
+  it("galley exec runs on every node over SSH and reports each node's output and the worst exit code", async () => {
+    const r = await galley([...config, "exec", "over-ssh-debian-12", "--", "echo $SSH_CONNECTION | wc -w; hostname"]);
+    expect(r.code, r.stderr).to.equal(0);
+    for (const n of ["infra0", "infra1", "infra2"]) expect(r.stdout).to.include(`${n}: 4\n${n}: ${n}`);
+    const bad = await galley([...config, "exec", "over-ssh-debian-12", "--node", "infra1", "--", "exit 3"]);
+    expect(bad.code).to.equal(3);
+  });
+});
