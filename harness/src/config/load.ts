@@ -34,7 +34,7 @@ type Path = readonly PropertyKey[];
 
 export function parseConfig(text: string, file: string): LoadedConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const rel = path.relative(process.cwd(), file) || file;
   if (doc.errors.length) {
     const msgs = doc.errors.map((e) => {
@@ -132,7 +132,18 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
   artifacts(c.artifacts, []);
   c.platforms.forEach((p, i) => artifacts(p.artifacts, ["platforms", i]));
 
+  const services = (svc: GalleyConfig["services"], p: Path) => {
+    for (const [name, spec] of Object.entries(svc ?? {})) exists(spec.script, [...p, "services", name], "script");
+  };
+  services(c.services, []);
+  for (const [name, env] of Object.entries(c.environments ?? {})) services(env.services, ["environments", name]);
+  const environments = Object.keys(c.environments ?? {});
+
   c.suites.forEach((s, i) => {
+    services(s.services, ["suites", i]);
+    if (s.environment && !environments.includes(s.environment)) {
+      errors.push(`${where(["suites", i], "environment")}: unknown environment ${s.environment} (environments: ${environments.join(", ") || "none defined"})`);
+    }
     for (const key of ["platforms", "excludes"] as const) {
       s[key]?.forEach((name, j) => {
         if (!platformNames.includes(name)) {

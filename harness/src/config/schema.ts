@@ -54,6 +54,29 @@ export const ArtifactSpec = z.discriminatedUnion("source", [
 
 const Artifacts = z.record(z.string(), ArtifactSpec);
 
+/**
+ * A service of the instance: a box container beside the nodes (a discovery service, a proxy), made
+ * before the nodes are provisioned and removed with them.
+ */
+export const ServiceSpec = z.strictObject({
+  /** Set-up script (relative to the config file), run in the service container once it booted. */
+  script: z.string(),
+  /** Networks to join: `nodes` is the instance's node network; any other name is a network of its own. */
+  networks: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1).optional(),
+  /** Command that succeeds when the service works; waited for at create, checked at every converge. */
+  ready: z.string().optional(),
+  /** Attributes for the nodes, each the output of a command run in the service once per instance. */
+  export: z.record(z.string(), z.string()).optional(),
+});
+export type ServiceSpec = z.infer<typeof ServiceSpec>;
+const Services = z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, { message: "expected a host name" }), ServiceSpec);
+
+/** Like Chef environments: attributes (and services) shared by the suites that name the environment. */
+export const EnvironmentConfig = z.strictObject({
+  attributes: Attributes.optional(),
+  services: Services.optional(),
+});
+
 const NodeName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "expected a host name: lower-case letters, digits, '-'" });
 
 export const PlatformConfig = z.strictObject({
@@ -77,6 +100,9 @@ export const SuiteConfig = z.strictObject({
   excludes: z.array(z.string()).optional(),
   attributes: Attributes.optional(),
   artifacts: Artifacts.optional(),
+  /** Name of an entry of `environments`, merged between platform and suite. */
+  environment: z.string().optional(),
+  services: Services.optional(),
   provisioner: z.strictObject({ path: z.string().optional(), script: z.string().optional(), cluster_script: z.string().optional() }).optional(),
   verifier: z.strictObject({ suites: z.union([z.string(), z.array(z.string()).min(1)]).optional() }).optional(),
 });
@@ -88,6 +114,8 @@ export const GalleyConfig = z.strictObject({
   verifier: VerifierConfig,
   attributes: Attributes.optional(),
   artifacts: Artifacts.optional(),
+  services: Services.optional(),
+  environments: z.record(z.string(), EnvironmentConfig).optional(),
   platforms: z.array(PlatformConfig).min(1),
   suites: z.array(SuiteConfig).min(1),
 });

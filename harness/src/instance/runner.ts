@@ -3,6 +3,7 @@
 import { ActionFailed, GalleyError, InstanceFailure, messageOf } from "../errors.ts";
 import { converge } from "../provisioners/converge.ts";
 import type { InstancePlan } from "../plan/plan.ts";
+import { setUpServices } from "../services/services.ts";
 import { lockInstance, readState, writeState, type Action, type InstanceState } from "../state/state-file.ts";
 import { InstanceLog } from "../util/instance-log.ts";
 import { formatMs, line, task } from "../util/ui.ts";
@@ -92,10 +93,15 @@ export class Instance {
           case "destroy":
             await driver.destroy(plan, state);
             delete state.changes;
+            delete state.exports;
             break;
           case "create":
             try {
               await driver.create(plan, state, progress);
+              if (Object.keys(plan.services).length) {
+                progress("setting up services");
+                await setUpServices(plan, state, this.log);
+              }
             } finally {
               this.save(); // containers exist now: record them even if booting failed
             }

@@ -4,7 +4,7 @@ import path from "node:path";
 import { UserError } from "../errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { deepMerge, type Attrs } from "../config/merge.ts";
-import { durationMs, type ArtifactSpec, type GalleyConfig } from "../config/schema.ts";
+import { durationMs, type ArtifactSpec, type GalleyConfig, type ServiceSpec } from "../config/schema.ts";
 
 export interface NodePlan {
   name: string;
@@ -26,6 +26,11 @@ export interface InstancePlan {
   provisioner: { path: string; script: string; clusterScript?: string; timeoutMs: number };
   verifier: { suites: string[]; timeoutMs: number; reporter: string };
   artifacts: Record<string, ArtifactSpec & { base: string }>;
+  /** Service containers of the instance; `script` is absolute. */
+  services: Record<string, ServiceSpec & { networks: string[] }>;
+  /** Networks beside the node network (`nodes`) that services ask for. */
+  extraNetworks: string[];
+  environment?: string;
   attributes: Attrs;
   nodes: NodePlan[];
 }
@@ -37,7 +42,15 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
       if (suite.platforms && !suite.platforms.includes(platform.name)) continue;
       if (suite.excludes?.includes(platform.name)) continue;
       const name = `${suite.name}-${platform.name}`;
-      const attributes = deepMerge(c.attributes, platform.attributes, suite.attributes);
+      const env = suite.environment ? c.environments?.[suite.environment] : undefined;
+      const attributes = deepMerge(c.attributes, platform.attributes, env?.attributes, suite.attributes);
+      const services: InstancePlan["services"] = {};
+      for (const [k, v] of Object.entries({ ...c.services, ...env?.services, ...suite.services })) {
+        // The node network first: a service's fixed address is taken there.
+        const networks = [...new Set(v.networks ?? ["nodes"])].sort((a, b) => Number(b === "nodes") - Number(a === "nodes"));
+        services[k] = { ...v, script: path.resolve(root, v.script), networks };
+      }
+      const extraNetworks = [...new Set(Object.values(services).flatMap((s) => s.networks))].filter((n) => n !== "nodes").sort();
       const nodeList = Array.isArray(suite.nodes)
         ? suite.nodes
         : Array.from({ length: suite.nodes }, (_, i) => ({ name: `infra${i}`, attributes: undefined }));
@@ -71,6 +84,9 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
           reporter: c.verifier.reporter ?? "spec",
         },
         artifacts,
+        services,
+        extraNetworks,
+        environment: suite.environment,
         attributes,
         nodes: nodeList.map((n, index) => ({ name: n.name, index, attributes: deepMerge(attributes, n.attributes) })),
       });

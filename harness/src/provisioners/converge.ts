@@ -3,7 +3,9 @@
 // the instance log; a failure names the node and shows the last lines it printed.
 import { ActionFailed } from "../errors.ts";
 import { resolveArtifact } from "../artifacts/resolve.ts";
-import type { InstancePlan } from "../plan/plan.ts";
+import { deepMerge } from "../config/merge.ts";
+import type { InstancePlan, NodePlan } from "../plan/plan.ts";
+import { checkServices, serviceExports } from "../services/services.ts";
 import type { InstanceState } from "../state/state-file.ts";
 import type { Connection, ExecResult, Transport } from "../transports/transport.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
@@ -22,10 +24,17 @@ export async function converge(
   log: InstanceLog,
   progress: Progress,
 ): Promise<void> {
+  if (Object.keys(plan.services).length) {
+    progress("checking services");
+    await checkServices(plan, state);
+  }
+  const exported = await serviceExports(plan, state);
   const key = ensureInstanceKey(plan.stateDir, plan.name);
   state.sshKey = key.privateKey;
   progress("artifacts");
   const artifacts = await Promise.all(Object.entries(plan.artifacts).map(([name, spec]) => resolveArtifact(name, spec)));
+  // Service exports come last: they override every layer of attributes.
+  const withExports = (node: NodePlan): NodePlan => ({ ...node, attributes: deepMerge(node.attributes, exported) });
   const peers = Object.fromEntries(plan.nodes.map((n) => [n.name, state.nodes[n.name]?.ip ?? ""]));
   const changes: Record<string, string[]> = {};
   let done = 0;
@@ -46,7 +55,7 @@ export async function converge(
           await must(`rm -rf ${REMOTE_DIR}/artifacts/${a.name}`);
           await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
         }
-        const env = provisioner.environment(plan, { node, ip: peers[node.name]!, peers }, REMOTE_DIR);
+        const env = provisioner.environment(plan, { node: withExports(node), ip: peers[node.name]!, peers }, REMOTE_DIR);
         const r = await run(conn, node.name, provisioner.runCommand(plan, REMOTE_DIR), env, plan.provisioner.timeoutMs, log);
         if (r.exitCode !== 0) throw failure(node.name, plan.provisioner.script, r, plan.provisioner.timeoutMs);
         const reported = await conn.exec(`cat ${REMOTE_DIR}/changes 2>/dev/null || true`);
@@ -70,7 +79,7 @@ export async function converge(
   const conn = await transport.connect(first.name, state);
   try {
     const env = {
-      ...provisioner.environment(plan, { node: first, ip: peers[first.name]!, peers }, REMOTE_DIR),
+      ...provisioner.environment(plan, { node: withExports(first), ip: peers[first.name]!, peers }, REMOTE_DIR),
       GALLEY_CHANGES: `${REMOTE_DIR}/cluster-changes`,
     };
     const r = await run(conn, `${first.name} cluster`, `: > ${REMOTE_DIR}/cluster-changes && ${command}`, env, plan.provisioner.timeoutMs, log);

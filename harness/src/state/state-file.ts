@@ -25,6 +25,10 @@ export interface InstanceState {
   network?: { id: string; name: string };
   volumes?: string[];
   nodes: Record<string, NodeState>;
+  /** Service containers (discovery service, proxy), addressed like nodes by transports. */
+  services?: Record<string, NodeState>;
+  /** Attributes exported by services (dotted path → value), computed once per instance. */
+  exports?: Record<string, string>;
   /** Per-instance SSH key pair (private key path), generated on first need, never committed. */
   sshKey?: string;
   /** Per-node changes reported by the last converge: node → step → what changed. */

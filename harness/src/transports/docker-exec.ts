@@ -5,14 +5,14 @@ import tarFs from "tar-fs";
 import { TransportFailed } from "../errors.ts";
 import { docker } from "../drivers/docker/client.ts";
 import type { InstanceState } from "../state/state-file.ts";
-import { wrapScript, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { boxOf, wrapScript, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export class DockerExecTransport implements Transport {
   readonly name = "docker-exec";
   constructor(private readonly defaultTimeoutMs: number) {}
 
   async connect(node: string, state: InstanceState): Promise<Connection> {
-    const id = state.nodes[node]?.container;
+    const id = boxOf(state, node)?.container;
     if (!id) throw new TransportFailed(`node ${node} of ${state.instance} has no container (run \`galley create ${state.instance}\`)`);
     const container = (await docker()).getContainer(id);
     const defaultTimeoutMs = this.defaultTimeoutMs;
@@ -60,6 +60,6 @@ export class DockerExecTransport implements Transport {
   }
 
   loginCommand(node: string, state: InstanceState): string[] {
-    return ["docker", "exec", "-it", "-e", `TERM=${process.env.TERM ?? "xterm"}`, state.nodes[node]!.container, "bash", "-l"];
+    return ["docker", "exec", "-it", "-e", `TERM=${process.env.TERM ?? "xterm"}`, boxOf(state, node)!.container, "bash", "-l"];
   }
 }

@@ -5,14 +5,14 @@ import { Client } from "ssh2";
 import tarFs from "tar-fs";
 import { TransportFailed } from "../errors.ts";
 import type { InstanceState } from "../state/state-file.ts";
-import { shellQuote, wrapScript, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { boxOf, shellQuote, wrapScript, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export class SshTransport implements Transport {
   readonly name = "ssh";
   constructor(private readonly defaultTimeoutMs: number, private readonly user = "root") {}
 
   async connect(node: string, state: InstanceState): Promise<Connection> {
-    const host = state.nodes[node]?.ip;
+    const host = boxOf(state, node)?.ip;
     if (!host || !state.sshKey) throw new TransportFailed(`node ${node} of ${state.instance} has no address or key (run \`galley create ${state.instance}\`)`);
     const privateKey = readFileSync(state.sshKey);
     const client = new Client();
@@ -52,6 +52,6 @@ export class SshTransport implements Transport {
   }
 
   loginCommand(node: string, state: InstanceState): string[] {
-    return ["ssh", "-i", state.sshKey!, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", `${this.user}@${state.nodes[node]!.ip}`];
+    return ["ssh", "-i", state.sshKey!, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", `${this.user}@${boxOf(state, node)!.ip}`];
   }
 }

@@ -1,6 +1,11 @@
 // How Galley runs commands on a node. Exit codes are data, not errors: only a command that could not
 // be run at all throws (TransportFailed).
-import type { InstanceState } from "../state/state-file.ts";
+import type { InstanceState, NodeState } from "../state/state-file.ts";
+
+/** A node or a service container of the instance, by name. */
+export function boxOf(state: InstanceState, name: string): NodeState | undefined {
+  return state.nodes[name] ?? state.services?.[name];
+}
 
 export interface ExecResult {
   exitCode: number;

@@ -6,6 +6,7 @@ import { UserError } from "../errors.ts";
 import { componentsFor } from "../instance/components.ts";
 import { planInstances, type InstancePlan } from "../plan/plan.ts";
 import { readState, type InstanceState } from "../state/state-file.ts";
+import { DockerExecTransport } from "../transports/docker-exec.ts";
 import { InstanceLog } from "../util/instance-log.ts";
 import { Node } from "./node.ts";
 
@@ -14,6 +15,7 @@ export class Cluster {
     readonly plan: InstancePlan,
     readonly state: InstanceState,
     readonly nodes: Node[],
+    readonly services: Node[] = [],
   ) {}
 
   get name(): string {
@@ -26,6 +28,13 @@ export class Cluster {
   node(name: string): Node {
     const n = this.nodes.find((x) => x.name === name);
     if (!n) throw new UserError(`no node ${name} in ${this.name} (nodes: ${this.nodes.map((x) => x.name).join(", ")})`);
+    return n;
+  }
+
+  /** A service container of the instance (a discovery service, a proxy). */
+  service(name: string): Node {
+    const n = this.services.find((x) => x.name === name);
+    if (!n) throw new UserError(`no service ${name} in ${this.name} (services: ${this.services.map((x) => x.name).join(", ") || "none"})`);
     return n;
   }
 
@@ -51,7 +60,7 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.close()));
+    await Promise.all([...this.nodes, ...this.services].map((n) => n.close()));
   }
 }
 
@@ -69,5 +78,8 @@ export async function attach(instance = process.env.GALLEY_INSTANCE, configFile 
   const { transport, driver } = componentsFor(plan);
   const log = new InstanceLog(plan.stateDir);
   const nodes = plan.nodes.map((n) => new Node(n.name, state.nodes[n.name]!.ip, n.attributes, state, transport, driver.faults, log));
-  return new Cluster(plan, state, nodes);
+  // Services are reached with docker exec whatever the nodes' transport: they have no SSH key.
+  const services = Object.entries(state.services ?? {}).map(([name, s]) =>
+    new Node(name, s.ip, {}, state, new DockerExecTransport(plan.transport.commandTimeoutMs), driver.faults, log));
+  return new Cluster(plan, state, nodes, services);
 }

@@ -9,12 +9,13 @@ import { ActionFailed } from "../../errors.ts";
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
+import { boxOf } from "../../transports/transport.ts";
 import { ensureInstanceKey } from "../../util/ssh-key.ts";
 import type { Progress } from "../../util/ui.ts";
 import type { Driver, NodeFaults } from "../driver.ts";
 import { ensureBox, loadBox } from "./box.ts";
 import { docker, isNotFound } from "./client.ts";
-import { labelsFor, LABEL_NODE, ownerFilter, resourceName, type Owner } from "./labels.ts";
+import { labelsFor, LABEL_NODE, LABEL_ROLE, ownerFilter, resourceName, type Owner } from "./labels.ts";
 import { hostConfigFor, systemdRecipe } from "./systemd.ts";
 
 export class DockerDriver implements Driver {
@@ -36,42 +37,64 @@ export class DockerDriver implements Driver {
     const { id: netId, subnet } = await createNetwork(d, netName, labels);
     state.network = { id: netId, name: netName };
     const addressOf = (index: number) => hostAddress(subnet, index + 2);
+    // Networks that services ask for beside the node network (a DMZ's backend, say).
+    const networks: Record<string, string> = { nodes: netName };
+    for (const extra of plan.extraNetworks) {
+      const name = resourceName(owner, "net", extra);
+      await createNetwork(d, name, labels);
+      networks[extra] = name;
+    }
     state.nodes = {};
+    state.services = {};
     state.volumes = [];
 
-    progress(`booting ${plan.nodes.length} nodes`);
-    await Promise.all(
-      plan.nodes.map(async (node) => {
-        const nodeLabels = { ...labels, [LABEL_NODE]: node.name };
-        const volume = resourceName(owner, node.name, "docker");
-        await d.createVolume({ Name: volume, Labels: nodeLabels });
+    const boot = async (name: string, o: { role: "node" | "service"; networks: string[]; address?: string; dockerVolume: boolean }) => {
+      const boxLabels = { ...labels, [LABEL_NODE]: name, [LABEL_ROLE]: o.role };
+      const hostConfig = hostConfigFor(recipe);
+      const binds = [...(hostConfig.Binds ?? [])];
+      if (o.dockerVolume) {
+        // Docker inside the node needs /var/lib/docker on a real filesystem, not on overlayfs.
+        const volume = resourceName(owner, name, "docker");
+        await d.createVolume({ Name: volume, Labels: boxLabels });
         state.volumes!.push(volume);
-        const hostConfig = hostConfigFor(recipe);
-        const container = await d.createContainer({
-          name: resourceName(owner, node.name),
-          Hostname: node.name,
-          Image: image,
-          Env: ["container=docker"],
-          Labels: nodeLabels,
-          StopSignal: "SIGRTMIN+3",
-          StopTimeout: 20,
-          HostConfig: {
-            ...hostConfig,
-            Binds: [...(hostConfig.Binds ?? []), `${volume}:/var/lib/docker`],
-            NetworkMode: netName,
-          },
-          NetworkingConfig: {
-            EndpointsConfig: {
-              [netName]: { Aliases: [node.name], IPAMConfig: { IPv4Address: addressOf(node.index) } },
-            },
-          },
-        });
-        state.nodes[node.name] = { container: container.id, ip: "", hostname: node.name };
-        await container.start();
-        const info = await container.inspect();
-        state.nodes[node.name]!.ip = info.NetworkSettings.Networks[netName]?.IPAddress ?? "";
+        binds.push(`${volume}:/var/lib/docker`);
+      }
+      const [first, ...rest] = o.networks.map((n) => networks[n]!);
+      const container = await d.createContainer({
+        name: resourceName(owner, name),
+        Hostname: name,
+        Image: image,
+        Env: ["container=docker"],
+        Labels: boxLabels,
+        StopSignal: "SIGRTMIN+3",
+        StopTimeout: 20,
+        HostConfig: { ...hostConfig, Binds: binds, NetworkMode: first },
+        NetworkingConfig: {
+          EndpointsConfig: { [first!]: { Aliases: [name], ...(o.address ? { IPAMConfig: { IPv4Address: o.address } } : {}) } },
+        },
+      });
+      for (const net of rest) await d.getNetwork(net).connect({ Container: container.id, EndpointConfig: { Aliases: [name] } });
+      const entry = { container: container.id, ip: "", hostname: name };
+      if (o.role === "node") state.nodes[name] = entry;
+      else state.services![name] = entry;
+      await container.start();
+      const info = await container.inspect();
+      entry.ip = info.NetworkSettings.Networks[first!]?.IPAddress ?? "";
+    };
+
+    const serviceNames = Object.keys(plan.services);
+    progress(`booting ${plan.nodes.length} nodes${serviceNames.length ? ` and ${serviceNames.join(", ")}` : ""}`);
+    await Promise.all([
+      ...plan.nodes.map((node) => boot(node.name, { role: "node", networks: ["nodes"], address: addressOf(node.index), dockerVolume: true })),
+      // Services on the node network take fixed addresses too (from .200 up), so Docker never hands
+      // one of them an address a node is about to claim.
+      ...serviceNames.map((name, k) => {
+        const networks = plan.services[name]!.networks;
+        const onNodes = networks[0] === "nodes";
+        return boot(name, { role: "service", networks, address: onNodes ? hostAddress(subnet, 200 + k) : undefined, dockerVolume: false });
       }),
-    );
+    ]);
+    await Promise.all(serviceNames.map((n) => waitForBoot(state, n, plan.driver.bootTimeoutMs)));
     await Promise.all(plan.nodes.map((n) => waitForBoot(state, n.name, plan.driver.bootTimeoutMs)));
     // Root's key for the SSH transport (and for a user who wants plain ssh): the instance's key pair.
     const key = ensureInstanceKey(plan.stateDir, plan.name);
@@ -89,6 +112,7 @@ export class DockerDriver implements Driver {
     rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
     delete state.sshKey;
     state.nodes = {};
+    delete state.services;
     delete state.network;
     delete state.volumes;
   }
@@ -120,7 +144,7 @@ export class DockerDriver implements Driver {
 }
 
 async function container(state: InstanceState, node: string): Promise<Docker.Container> {
-  const id = state.nodes[node]?.container;
+  const id = boxOf(state, node)?.container;
   if (!id) throw new ActionFailed(`unknown node ${node} (nodes: ${Object.keys(state.nodes).join(", ")})`);
   return (await docker()).getContainer(id);
 }

@@ -7,6 +7,8 @@ export const LABEL_INSTANCE = "galley.instance";
 export const LABEL_PROJECT = "galley.project";
 export const LABEL_NODE = "galley.node";
 export const LABEL_SESSION = "galley.session";
+/** node or service */
+export const LABEL_ROLE = "galley.role";
 export const LABEL_BOX = "galley.box";
 
 export interface Owner {
