@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { attach, etcd, retry, type Cluster } from "galley/verifier";
-import { ports } from "./expected.ts";
+import { ports, v2Status } from "./expected.ts";
 
 describe("etcd members", function () {
   let cluster: Cluster;
@@ -31,7 +31,8 @@ describe("etcd members", function () {
   // The cookbook advertised the peer port. etcd serves v3 gRPC there too, but not the v2 keys API that
   // fleet uses: check both APIs the cluster is meant to offer.
   it("every advertised client URL answers the client API (v3, and v2 where enabled)", async () => {
-    const v2 = (cluster.attributes.etcd as { enable_v2?: boolean } | undefined)?.enable_v2 !== false;
+    // v2 only where the cluster serves it at all (asked on the local client port, not an advertised one).
+    const v2 = (await v2Status(cluster)) === "200";
     const first = cluster.nodes[0]!;
     const members = etcd.parseMemberList(await first.succeed("etcdctl member list"));
     const advertised = members.flatMap((m) => m.clientURLs.map((url) => ({ member: m.name, url })));

@@ -1,12 +1,13 @@
 import { expect } from "chai";
 import { attach, fleet, retry, type Cluster } from "galley/verifier";
-import { expectedMetadata } from "./expected.ts";
+import { expectedMetadata, requireV2 } from "./expected.ts";
 
 describe("fleet machines", function () {
   let cluster: Cluster;
   before(async () => {
     cluster = await attach();
   });
+  beforeEach(() => requireV2(cluster));
   after(() => cluster?.close());
 
   it("fleetctl list-machines shows one machine per node, with the node's IP, machine id and metadata", async () => {

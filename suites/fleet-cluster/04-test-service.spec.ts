@@ -1,11 +1,13 @@
 import { expect } from "chai";
 import { AssertionFailed, attach, fleet, retry, type Cluster } from "galley/verifier";
+import { requireV2 } from "./expected.ts";
 
 describe("test.service", function () {
   let cluster: Cluster;
   before(async () => {
     cluster = await attach();
   });
+  beforeEach(() => requireV2(cluster));
   after(() => cluster?.close());
 
   async function unitRows() {

@@ -1,11 +1,13 @@
 // The galley command. Parses arguments, wires the engine, and is the only place that exits:
 // 0 all passed · 10 an instance failed an action · 20 bad input or environment · 130 interrupted · 1 a bug.
 import { spawnSync } from "node:child_process";
+import path from "node:path";
 import { Command, Option } from "commander";
 import { loadConfig, resolveConfigPath } from "../config/load.ts";
 import { sweep } from "../drivers/docker/driver.ts";
 import { GalleyError, InstanceFailure, UserError } from "../errors.ts";
 import { Instance, openInstances, type DestroyPolicy } from "../instance/runner.ts";
+import { planMatrix } from "../matrix/plan.ts";
 import { planInstances, selectInstances, type InstancePlan } from "../plan/plan.ts";
 import { readState, type Action } from "../state/state-file.ts";
 import { say } from "../util/ui.ts";
@@ -15,9 +17,10 @@ const program = new Command("galley")
   .option("--config <file>", "configuration file (default: $GALLEY_CONFIG or ./galley.yml)")
   .showHelpAfterError();
 
-function plans(pattern?: string): InstancePlan[] {
+function plans(pattern?: string, allIncludesMatrix = false): InstancePlan[] {
   const loaded = loadConfig(resolveConfigPath(program.opts().config));
-  return selectInstances(planInstances(loaded), pattern ?? "all");
+  const cells = loaded.config.matrix ? planMatrix(loaded).map((c) => c.plan) : [];
+  return selectInstances(planInstances(loaded), pattern ?? "all", cells, allIncludesMatrix);
 }
 
 const concurrency = new Option("-c, --concurrency <n>", "instances run at once").argParser((v) => {
@@ -64,7 +67,7 @@ for (const action of ["create", "converge", "verify", "destroy"] as Action[]) {
     .description(`${what}; INSTANCE is a name, a regular expression or all (default)`)
     .addOption(concurrency)
     .action(async (pattern: string | undefined, opts: { concurrency: number }) => {
-      await forEach(plans(pattern), opts.concurrency, (i) => i.transitionTo(action));
+      await forEach(plans(pattern, action === "destroy"), opts.concurrency, (i) => i.transitionTo(action));
     });
 }
 
@@ -84,6 +87,38 @@ program
   .addOption(concurrency)
   .action(async (pattern: string | undefined, opts: { concurrency: number }) => {
     await forEach(plans(pattern), opts.concurrency, (i) => i.checkIdempotence());
+  });
+
+program
+  .command("matrix")
+  .description("run the matrix suite over combinations of artifact versions and print a compatibility table")
+  .option("-a, --axis <axis=values>", "only these values of an axis, e.g. etcd=3.4.23,3.6 (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option("--json <file>", "results as JSON", ".galley/matrix/results.json")
+  .option("--junit <file>", "results as JUnit XML", ".galley/matrix/junit.xml")
+  .option("--keep", "keep each cell's instance instead of destroying it")
+  .option("--strict", "exit 10 when any cell fails (for a scheduled job that must notice a new release breaking)")
+  .option("--list", "list the cells without running them")
+  .addOption(concurrency)
+  .action(async (opts: { axis: string[]; json: string; junit: string; keep?: boolean; strict?: boolean; list?: boolean; concurrency: number }) => {
+    const { runMatrix, formatTable, writeReports } = await import("../matrix/run.ts");
+    const selection: Record<string, string[]> = {};
+    for (const a of opts.axis) {
+      const [axis, values] = a.split("=");
+      if (!axis || !values) throw new UserError(`--axis takes AXIS=V1,V2, not ${a}`);
+      selection[axis] = values.split(",").filter(Boolean);
+    }
+    const loaded = loadConfig(resolveConfigPath(program.opts().config));
+    const cells = planMatrix(loaded, selection);
+    if (opts.list) return cells.forEach((c) => say(`${c.plan.name}  ${Object.entries(c.values).map(([a, v]) => `${a}=${v}`).join(" ")}`));
+    const result = await runMatrix(cells, { concurrency: opts.concurrency, keep: Boolean(opts.keep) });
+    const json = path.resolve(loaded.root, opts.json);
+    const junit = path.resolve(loaded.root, opts.junit);
+    writeReports(result, json, junit);
+    say(formatTable(result));
+    say(`\n${cells.length} cells in ${(result.wallMs / 1000).toFixed(0)} s (-c ${opts.concurrency}); peak memory ${(result.peakMemoryAboveBaselineBytes / 2 ** 30).toFixed(2)} GiB above the start; ${json}, ${junit}`);
+    if (opts.strict && result.cells.some((c) => Object.values(c.columns).some((col) => col.state === "fail"))) {
+      throw new InstanceFailure("matrix", "matrix", "some cells failed (--strict)");
+    }
   });
 
 program

@@ -123,10 +123,10 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
   for (const s of [c.verifier.suites].flat()) exists(s, ["verifier"], "suites");
   c.platforms.forEach((p, i) => dir(p.box, ["platforms", i], "box", "box.yml"));
 
-  const artifacts = (a: GalleyConfig["artifacts"], p: Path) => {
+  const artifacts = (a: GalleyConfig["artifacts"], p: Path, key = "artifacts") => {
     for (const [name, spec] of Object.entries(a ?? {})) {
-      if (spec.source === "build") dir(spec.recipe, [...p, "artifacts", name], "recipe", "build.sh");
-      else dir(spec.path, [...p, "artifacts", name], "path");
+      if (spec.source === "path") dir(spec.path, [...p, key, name], "path");
+      else if (spec.source !== "url") dir(spec.recipe, [...p, key, name], "recipe", "build.sh");
     }
   };
   artifacts(c.artifacts, []);
@@ -138,6 +138,15 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
   services(c.services, []);
   for (const [name, env] of Object.entries(c.environments ?? {})) services(env.services, ["environments", name]);
   const environments = Object.keys(c.environments ?? {});
+
+  if (c.matrix) {
+    const suiteNames = c.suites.map((s) => s.name);
+    if (!suiteNames.includes(c.matrix.suite)) errors.push(`${where(["matrix"], "suite")}: unknown suite ${c.matrix.suite} (suites: ${suiteNames.join(", ")})`);
+    if (c.matrix.platform && !platformNames.includes(c.matrix.platform)) {
+      errors.push(`${where(["matrix"], "platform")}: unknown platform ${c.matrix.platform} (platforms: ${platformNames.join(", ")})`);
+    }
+    for (const [axis, values] of Object.entries(c.matrix.axes)) artifacts(values, ["matrix", "axes"], axis);
+  }
 
   c.suites.forEach((s, i) => {
     services(s.services, ["suites", i]);

@@ -44,10 +44,22 @@ export const VerifierConfig = plugin({
 
 export const ArtifactSpec = z.discriminatedUnion("source", [
   z.strictObject({
-    source: z.literal("build"),
-    /** Folder with build.sh VERSION OUTDIR; the output is cached by the folder's content and version. */
+    /** build: any recipe; debian and go name what the recipe fetches (a release's .debs, Go modules). */
+    source: z.enum(["build", "debian", "go"]),
+    /**
+     * Folder with build.sh VERSION OUTDIR (and optionally resolve.sh VERSION, which turns `latest` into a
+     * concrete version). The output is cached by the folder's content and the concrete version.
+     */
     recipe: z.string(),
     version: z.string(),
+  }),
+  z.strictObject({
+    /** A release tarball, as the article's `ark` installs it: downloaded, checked, unpacked. */
+    source: z.literal("url"),
+    url: z.string().url(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "expected 64 lower-case hex digits" }),
+    /** Binaries to take from the tarball (found anywhere in it). */
+    binaries: z.array(z.string()).min(1),
   }),
   z.strictObject({ source: z.literal("path"), path: z.string() }),
 ]);
@@ -107,6 +119,16 @@ export const SuiteConfig = z.strictObject({
   verifier: z.strictObject({ suites: z.union([z.string(), z.array(z.string()).min(1)]).optional() }).optional(),
 });
 
+/**
+ * The compatibility matrix: one suite run over every combination of artifact versions. Each axis is
+ * an artifact name mapping a label (the version users talk about) to where that version comes from.
+ */
+export const MatrixConfig = z.strictObject({
+  suite: z.string(),
+  platform: z.string().optional(),
+  axes: z.record(z.string(), z.record(z.string(), ArtifactSpec)),
+});
+
 export const GalleyConfig = z.strictObject({
   driver: DriverConfig,
   transport: TransportConfig.optional(),
@@ -116,6 +138,7 @@ export const GalleyConfig = z.strictObject({
   artifacts: Artifacts.optional(),
   services: Services.optional(),
   environments: z.record(z.string(), EnvironmentConfig).optional(),
+  matrix: MatrixConfig.optional(),
   platforms: z.array(PlatformConfig).min(1),
   suites: z.array(SuiteConfig).min(1),
 });

@@ -47,6 +47,16 @@ export class Instance {
     writeState(this.plan.stateDir, this.state);
   }
 
+  /** Runs one action; returns its error instead of throwing (for the matrix, where failures are data). */
+  async attempt(action: Action): Promise<Error | undefined> {
+    try {
+      await this.run(action);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
   /** Runs the lifecycle up to `desired`. */
   async transitionTo(desired: Action): Promise<void> {
     for (const action of actionsBetween(this.state.lastAction, desired)) await this.run(action);

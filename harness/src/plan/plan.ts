@@ -95,9 +95,13 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
   return plans;
 }
 
-/** `all`, an exact name, or a regular expression (Test Kitchen's rule). */
-export function selectInstances(plans: InstancePlan[], pattern = "all"): InstancePlan[] {
-  if (pattern === "all") return plans;
+/**
+ * `all`, an exact name, or a regular expression (Test Kitchen's rule). `extra` (the matrix's cells) are
+ * reachable by name or pattern, but not part of `all` unless `allIncludesExtra` (destroy cleans them too).
+ */
+export function selectInstances(plans: InstancePlan[], pattern = "all", extra: InstancePlan[] = [], allIncludesExtra = false): InstancePlan[] {
+  if (pattern === "all") return allIncludesExtra ? [...plans, ...extra] : plans;
+  plans = [...plans, ...extra];
   const exact = plans.filter((p) => p.name === pattern);
   if (exact.length) return exact;
   let re: RegExp;

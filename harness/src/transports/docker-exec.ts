@@ -39,7 +39,13 @@ export class DockerExecTransport implements Transport {
             stream.on("close", resolve);
             stream.on("error", reject);
           });
-          const { ExitCode } = await exec.inspect();
+          // The stream can end a moment before Docker records the exit code: ask until it has one.
+          let info = await exec.inspect();
+          for (let i = 0; info.Running && i < 100; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+            info = await exec.inspect();
+          }
+          const ExitCode = info.Running ? null : info.ExitCode;
           return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: Date.now() - start };
         } catch (e) {
           throw new TransportFailed(`cannot run a command on node ${node} (${id.slice(0, 12)}): ${(e as Error).message}`, { cause: e });

@@ -4,6 +4,7 @@
 import { loadConfig, resolveConfigPath } from "../config/load.ts";
 import { UserError } from "../errors.ts";
 import { componentsFor } from "../instance/components.ts";
+import { planMatrix } from "../matrix/plan.ts";
 import { planInstances, type InstancePlan } from "../plan/plan.ts";
 import { readState, type InstanceState } from "../state/state-file.ts";
 import { DockerExecTransport } from "../transports/docker-exec.ts";
@@ -66,7 +67,7 @@ export class Cluster {
 
 export async function attach(instance = process.env.GALLEY_INSTANCE, configFile = process.env.GALLEY_CONFIG): Promise<Cluster> {
   const loaded = loadConfig(resolveConfigPath(configFile));
-  const plans = planInstances(loaded);
+  const plans = [...planInstances(loaded), ...(loaded.config.matrix ? planMatrix(loaded).map((c) => c.plan) : [])];
   if (!instance) {
     if (plans.length !== 1) throw new UserError(`set GALLEY_INSTANCE to one of: ${plans.map((p) => p.name).join(", ")}`);
     instance = plans[0]!.name;

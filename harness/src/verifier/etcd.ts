@@ -45,10 +45,28 @@ export interface EndpointStatus {
   id: string;
   version: string;
   isLeader: boolean;
+  /** The leader this member names (JSON output only). */
+  leader?: string;
 }
 
-/** `ETCDCTL_API=3 etcdctl endpoint status -w simple`: endpoint, ID, version, db size, is leader, … (3.3–3.7). */
+/**
+ * `ETCDCTL_API=3 etcdctl endpoint status -w json` (preferred: the same fields in every version) or
+ * `-w simple` (3.3–3.5 columns: endpoint, ID, version, db size, is leader, …; 3.6 inserts columns).
+ * JSON ids are uint64: read as text and turned into hex, never through a float.
+ */
 export function parseEndpointStatus(text: string): EndpointStatus[] {
+  if (text.trim().startsWith("[")) {
+    const entries = text.split(/(?=\{"Endpoint":)/).filter((e) => e.includes('"Endpoint"'));
+    return entries.map((e) => {
+      const endpoint = /"Endpoint":"([^"]+)"/.exec(e)?.[1];
+      const member = /"member_id":(\d+)/.exec(e)?.[1];
+      const leader = /"leader":(\d+)/.exec(e)?.[1];
+      const version = /"version":"([^"]+)"/.exec(e)?.[1] ?? "";
+      if (!endpoint || !member || !leader) throw new AssertionFailed(`unrecognised \`etcdctl endpoint status -w json\` entry: ${e.slice(0, 200)}`);
+      const id = BigInt(member).toString(16);
+      return { endpoint, id, version, isLeader: member === leader, leader: BigInt(leader).toString(16) };
+    });
+  }
   return text.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
     const f = line.split(", ");
     if (f.length < 5 || !/^[0-9a-f]+$/.test(f[1]!)) throw new AssertionFailed(`unrecognised \`etcdctl endpoint status\` line: ${line}`);

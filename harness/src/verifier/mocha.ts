@@ -11,6 +11,8 @@ import { lineSplitter } from "../util/lines.ts";
 
 export interface CheckResult {
   title: string;
+  suite: string;
+  test: string;
   state: "passed" | "failed" | "pending";
   ms: number;
   error?: string;

@@ -7,6 +7,9 @@ import Mocha from "mocha";
 
 interface Result {
   title: string;
+  /** The describe block (a verification suite), and the test's own title. */
+  suite: string;
+  test: string;
   state: "passed" | "failed" | "pending";
   ms: number;
   error?: string;
@@ -19,9 +22,10 @@ const { EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING } = Mocha.Runner.co
 class Collecting extends (process.env.GALLEY_REPORTER === "dot" ? Mocha.reporters.Dot : Spec) {
   constructor(runner: Mocha.Runner, options: Mocha.MochaOptions) {
     super(runner, options);
-    runner.on(EVENT_TEST_PASS, (t) => results.push({ title: t.fullTitle(), state: "passed", ms: t.duration ?? 0 }));
-    runner.on(EVENT_TEST_PENDING, (t) => results.push({ title: t.fullTitle(), state: "pending", ms: 0 }));
-    runner.on(EVENT_TEST_FAIL, (t, err) => results.push({ title: t.fullTitle(), state: "failed", ms: t.duration ?? 0, error: err.message }));
+    const names = (t: Mocha.Runnable) => ({ title: t.fullTitle(), suite: t.parent?.fullTitle() ?? "", test: t.title });
+    runner.on(EVENT_TEST_PASS, (t) => results.push({ ...names(t), state: "passed", ms: t.duration ?? 0 }));
+    runner.on(EVENT_TEST_PENDING, (t) => results.push({ ...names(t), state: "pending", ms: 0 }));
+    runner.on(EVENT_TEST_FAIL, (t, err) => results.push({ ...names(t), state: "failed", ms: t.duration ?? 0, error: err.message }));
   }
 }
 void Base;

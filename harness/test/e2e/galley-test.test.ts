@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { galley, leftovers } from "./helpers.ts";
 
 describe("galley test static-debian-12", function () {
+  after(() => galley(["destroy", "static-debian-12"])); // a failed run keeps its instance; the next tests need it gone
   it("boots, converges and verifies the 3-node fleet cluster, then leaves nothing behind", async () => {
     const r = await galley(["test", "static-debian-12"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
@@ -16,6 +17,7 @@ describe("galley test static-debian-12", function () {
 });
 
 describe("galley test faults-debian-12", function () {
+  after(() => galley(["destroy", "faults-debian-12"]));
   it("passes the fault suites (crash and reschedule, recovery, quorum, partition), then leaves nothing behind", async () => {
     const r = await galley(["test", "faults-debian-12"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);

@@ -10,6 +10,7 @@ const instance = "static-debian-12";
 const stateDir = path.join(repo, ".galley", instance);
 
 describe("interrupting galley", function () {
+  before(() => galley(["destroy", instance]));
   afterEach(async () => {
     await galley(["destroy", instance]);
     expect(await leftovers(instance)).to.deep.equal([]);

@@ -42,6 +42,16 @@ describe("etcdctl output", () => {
     expect(s.filter((x) => x.isLeader).map((x) => x.id)).to.deep.equal(["c87d2569598c8e66"]);
   });
 
+  it("parses endpoint status JSON with uint64 ids exactly (3.6 layout)", () => {
+    const json = '[{"Endpoint":"http://10.1.0.2:2379","Status":{"header":{"cluster_id":17237436991929493444,"member_id":11040313578013492019,"revision":5,"raft_term":2},"version":"3.6.16","storageVersion":"3.6.0","dbSize":20480,"leader":11040313578013492019,"raftIndex":9}},' +
+      '{"Endpoint":"http://10.1.0.3:2379","Status":{"header":{"cluster_id":17237436991929493444,"member_id":2096485624766466956,"revision":5,"raft_term":2},"version":"3.6.16","dbSize":20480,"leader":11040313578013492019,"raftIndex":9}}]';
+    const s = parseEndpointStatus(json);
+    expect(s.map((x) => [x.endpoint, x.id, x.isLeader, x.leader])).to.deep.equal([
+      ["http://10.1.0.2:2379", "993712b4826a8333", true, "993712b4826a8333"],
+      ["http://10.1.0.3:2379", "1d1836916ceb0b8c", false, "993712b4826a8333"],
+    ]);
+  });
+
   it("parses the article's /v2/stats/leader", () => {
     const stats = parseLeaderStats(`{"leader":"a7e311a6b89e188f","followers":{"53d215869e907e0c":{"latency":{"current":0.44},"counts":{"fail":216,"success":6068}}}}`);
     expect(stats.leader).to.equal("a7e311a6b89e188f");

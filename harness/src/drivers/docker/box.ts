@@ -67,7 +67,8 @@ export async function ensureBox(box: Box): Promise<string> {
   const lockDir = cacheDir("boxes");
   mkdirSync(lockDir, { recursive: true });
   // Two instances on one box build it once: the second waits for the first.
-  const release = await lockfile.lock(lockDir, {
+  // proper-lockfile tracks its locks by the first argument: one per box, not the shared folder.
+  const release = await lockfile.lock(path.join(lockDir, box.name), {
     realpath: false,
     lockfilePath: path.join(lockDir, `${box.name}.lock`),
     stale: 30_000,
