@@ -4,16 +4,8 @@
 // GALLEY_TIMEOUT_MS, GALLEY_REPORTER.
 import { writeFileSync } from "node:fs";
 import Mocha from "mocha";
+import type { CheckResult as Result } from "./mocha.ts";
 
-interface Result {
-  title: string;
-  /** The describe block (a verification suite), and the test's own title. */
-  suite: string;
-  test: string;
-  state: "passed" | "failed" | "pending";
-  ms: number;
-  error?: string;
-}
 
 const results: Result[] = [];
 const { Spec, Base } = Mocha.reporters;
