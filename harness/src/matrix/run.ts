@@ -125,7 +125,9 @@ export function formatTable(m: MatrixResult): string {
   const rows = m.cells.map((r) => [
     ...axes.map((a) => {
       const resolved = r.resolved[a]?.split(" ").pop();
-      return resolved && !resolved.includes(r.values[a]!) ? `${r.values[a]} (${resolved})` : r.values[a]!;
+      const label = r.values[a]!;
+      // Show what a moving label (latest, 3.6) resolved to; an exact label needs no echo.
+      return resolved && resolved.replace(/^v/, "") !== label && !resolved.includes("=") ? `${label} (${resolved})` : label;
     }),
     ...m.columns.map((c) => {
       const col = r.columns[c]!;

@@ -1,6 +1,8 @@
 // The SSH transport carries a whole run: uploads, provisioning, cluster phase, verification, exec.
 import { expect } from "chai";
-import { galley, leftovers } from "./helpers.ts";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { galley, leftovers, repo } from "./helpers.ts";
 
 describe("the ssh transport", function () {
   const config = ["--config", "fixtures/ssh/galley.yml"];
@@ -21,5 +23,17 @@ describe("the ssh transport", function () {
     for (const n of ["infra0", "infra1", "infra2"]) expect(r.stdout).to.include(`${n}: 4\n${n}: ${n}`);
     const bad = await galley([...config, "exec", "over-ssh-debian-12", "--node", "infra1", "--", "exit 3"]);
     expect(bad.code).to.equal(3);
+  });
+
+  it("galley login opens an interactive shell on the chosen node (ssh for this transport, under a pseudo-terminal)", () => {
+    const bin = path.join(repo, "harness", "bin", "galley.js");
+    // script(1) gives the login a terminal; the shell reads its commands from our stdin.
+    const r = spawnSync("script", ["-qec", `${process.execPath} ${bin} ${config.join(" ")} login over-ssh-debian-12 infra2`, "/dev/null"], {
+      cwd: repo,
+      input: "echo logged-in-as-$(whoami)-on-$(hostname)\nexit 0\n",
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(r.stdout, r.stderr).to.include("logged-in-as-root-on-infra2");
   });
 });
