@@ -50,8 +50,30 @@ export async function resolveArtifact(name: string, spec: ArtifactSpec & { base:
   return cached(name, dir, `${name} ${version}`, (out, progress) => build(recipe, version, out, progress));
 }
 
-/** Runs `make` into a temporary folder once per cache entry (under a lock), then renames it into place. */
-async function cached(
+const inflight = new Map<string, Promise<ResolvedArtifact>>();
+
+/**
+ * Runs `make` into a temporary folder once per cache entry, then renames it into place. Callers in
+ * this process share one promise per entry; other processes wait on a file lock.
+ */
+function cached(
+  name: string,
+  dir: string,
+  description: string,
+  make: (out: string, progress: (t: string) => void) => Promise<void>,
+  verb = "build",
+): Promise<ResolvedArtifact> {
+  let p = inflight.get(dir);
+  if (!p) {
+    p = cachedOnce(name, dir, description, make, verb);
+    inflight.set(dir, p);
+    // A failed build may be retried by a later call (a fixed recipe, a network blip).
+    p.catch(() => inflight.delete(dir));
+  }
+  return p;
+}
+
+async function cachedOnce(
   name: string,
   dir: string,
   description: string,

@@ -1,6 +1,7 @@
 // Runs lifecycle actions on one instance. The only writer of instance state: records the attempted
 // action, sets lastAction only on success, and saves the state after every step (and on interrupt).
 import { ActionFailed, GalleyError, InstanceFailure, messageOf } from "../errors.ts";
+import { resolveArtifact } from "../artifacts/resolve.ts";
 import { converge } from "../provisioners/converge.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import { setUpServices } from "../services/services.ts";
@@ -59,13 +60,24 @@ export class Instance {
 
   /** Runs the lifecycle up to `desired`. */
   async transitionTo(desired: Action): Promise<void> {
-    for (const action of actionsBetween(this.state.lastAction, desired)) await this.run(action);
+    const actions = actionsBetween(this.state.lastAction, desired);
+    if (actions.includes("create") && actions.includes("converge")) this.prefetchArtifacts();
+    for (const action of actions) await this.run(action);
+  }
+
+  /**
+   * Starts building or fetching the artifacts while the boxes boot: on a cold run the fleet build
+   * and the box build overlap. Converge awaits the same promises (or sees the error then).
+   */
+  private prefetchArtifacts(): void {
+    for (const [name, spec] of Object.entries(this.plan.artifacts)) resolveArtifact(name, spec).catch(() => {});
   }
 
   async test(policy: DestroyPolicy, { idempotence = true } = {}): Promise<void> {
     let passed = false;
     try {
       await this.run("destroy");
+      this.prefetchArtifacts();
       await this.transitionTo("converge");
       if (idempotence) await this.checkIdempotence();
       await this.transitionTo("verify");
