@@ -11,7 +11,7 @@ const repo = path.resolve(import.meta.dirname, "../..");
 const runs = Number(process.argv[2] ?? 3);
 const image = loadBox(path.join(repo, "boxes/debian-12")).image;
 const fleetRoot = cacheDir("artifacts", "fleet");
-const fleet = readdirSync(fleetRoot).filter((d) => d.startsWith("v1.0.0-") && !d.includes(".")).map((d) => path.join(fleetRoot, d))[0];
+const fleet = readdirSync(fleetRoot).filter((d) => /^v1\.0\.0-[0-9a-f]+$/.test(d)).map((d) => path.join(fleetRoot, d))[0];
 if (!fleet) throw new Error("run `npx galley test` once first: the box and fleet must be cached");
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -149,7 +149,7 @@ function resolveVersion(recipe: string, version: string): Promise<string> {
 
 async function build(recipe: string, version: string, out: string, progress: (t: string) => void): Promise<void> {
   const { code, output } = await runScript(path.join(recipe, "build.sh"), [version, out], progress);
-  const logFile = `${out}.log`;
+  const logFile = `${out.replace(/\.tmp-\d+$/, "")}.log`;
   writeFileSync(logFile, output);
   if (code !== 0) {
     const tail = output.trim().split("\n").slice(-12).join("\n");
