@@ -12,12 +12,8 @@ export function ports(cluster: Cluster) {
 export function expectedMetadata(node: Node): Record<string, string> {
   const meta = ((node.attributes.fleet as Attrs)?.metadata ?? {}) as Attrs;
   const region = String(meta.region ?? "eu-central-1");
-  const az = String(meta.az ?? `${region}${"abcdefghijklmnop"[Number(nodeIndex(node))]}`);
+  const az = String(meta.az ?? `${region}${"abcdefghijklmnop"[node.index]}`);
   return { region, az };
-}
-
-function nodeIndex(node: Node): number {
-  return Number(/(\d+)$/.exec(node.name)?.[1] ?? 0);
 }
 
 /** fleet's agent TTL (attribute fleet.agent_ttl, default 30s) in ms. */

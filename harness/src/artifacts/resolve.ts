@@ -15,6 +15,7 @@ import lockfile from "proper-lockfile";
 import { ActionFailed, UserError } from "../errors.ts";
 import type { ArtifactSpec } from "../config/schema.ts";
 import { cacheDir } from "../util/cache.ts";
+import { track } from "../util/children.ts";
 import { task } from "../util/ui.ts";
 
 export interface ResolvedArtifact {
@@ -114,7 +115,7 @@ async function cachedOnce(
 
 function runScript(script: string, args: string[], progress?: (t: string) => void): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn("bash", [script, ...args], { stdio: ["ignore", "pipe", "pipe"] }));
     const output: string[] = [];
     const onData = (b: Buffer) => {
       const text = b.toString();

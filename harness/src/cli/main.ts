@@ -10,6 +10,8 @@ import { Instance, openInstances, type DestroyPolicy } from "../instance/runner.
 import { planMatrix } from "../matrix/plan.ts";
 import { planInstances, selectInstances, type InstancePlan } from "../plan/plan.ts";
 import { readState, type Action } from "../state/state-file.ts";
+import { shellQuote } from "../transports/transport.ts";
+import { killChildren } from "../util/children.ts";
 import { say } from "../util/ui.ts";
 
 const program = new Command("galley")
@@ -35,14 +37,14 @@ async function forEach(selected: InstancePlan[], limit: number, fn: (i: Instance
   const queue = [...selected];
   const worker = async () => {
     for (let plan = queue.shift(); plan; plan = queue.shift()) {
-      const inst = new Instance(plan);
+      let inst: Instance | undefined;
       try {
-        await inst.open();
+        inst = await new Instance(plan).open();
         await fn(inst);
       } catch (err) {
         failures.push(err as Error);
       } finally {
-        await inst.close();
+        await inst?.close();
       }
     }
   };
@@ -127,7 +129,12 @@ program
   .option("--json", "machine-readable output")
   .action((pattern: string | undefined, opts: { json?: boolean }) => {
     const rows = plans(pattern).map((p) => {
-      const s = readState(p.stateDir, p.name);
+      let s: ReturnType<typeof readState>;
+      try {
+        s = readState(p.stateDir, p.name);
+      } catch (err) {
+        s = { instance: p.name, nodes: {}, lastError: (err as Error).message };
+      }
       return {
         instance: p.name,
         nodes: p.nodes.length,
@@ -181,7 +188,9 @@ program
     const results = await Promise.all(nodes.map(async (n) => {
       const conn = await inst.components.transport.connect(n, inst.state);
       try {
-        return { node: n, r: await conn.exec(command.join(" ")) };
+        // One argument is a shell script; several are argv, quoted so spaces and quotes survive.
+        const script = command.length === 1 ? command[0]! : command.map(shellQuote).join(" ");
+        return { node: n, r: await conn.exec(script) };
       } finally {
         await conn.close();
       }
@@ -209,6 +218,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     if (interrupted) process.exit(130);
     interrupted = true;
+    killChildren(signal);
     for (const inst of openInstances) {
       inst.state.lastError = `interrupted (${signal}) during ${inst.state.lastAttempted ?? "start"}`;
       try {

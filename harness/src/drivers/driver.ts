@@ -18,8 +18,8 @@ export interface NodeFaults {
   crash(state: InstanceState, node: string): Promise<void>;
   /** Clean shutdown (systemd's SIGRTMIN+3). */
   stop(state: InstanceState, node: string): Promise<void>;
-  /** Boot a stopped or crashed node again and wait for systemd. */
-  start(state: InstanceState, node: string): Promise<void>;
+  /** Boot a stopped or crashed node again and wait for systemd (default: 60 s). */
+  start(state: InstanceState, node: string, bootTimeoutMs?: number): Promise<void>;
   /** Cut the node from the instance network; the transport (docker exec) still reaches it. */
   isolate(state: InstanceState, node: string): Promise<void>;
   rejoin(state: InstanceState, node: string): Promise<void>;

@@ -1,6 +1,6 @@
 // Runs lifecycle actions on one instance. The only writer of instance state: records the attempted
 // action, sets lastAction only on success, and saves the state after every step (and on interrupt).
-import { ActionFailed, GalleyError, InstanceFailure, messageOf } from "../errors.ts";
+import { ActionFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, UserError } from "../errors.ts";
 import { resolveArtifact } from "../artifacts/resolve.ts";
 import { converge } from "../provisioners/converge.ts";
 import type { InstancePlan } from "../plan/plan.ts";
@@ -27,13 +27,25 @@ export class Instance {
   constructor(readonly plan: InstancePlan) {
     this.log = new InstanceLog(plan.stateDir);
     this.components = componentsFor(plan);
-    this.state = readState(plan.stateDir, plan.name);
+    this.state = this.readStateOrFresh();
+  }
+
+  /** An unreadable state file must not block `destroy` (which works from labels): remember the error. */
+  private stateError?: Error;
+  private readStateOrFresh(): InstanceState {
+    try {
+      this.stateError = undefined;
+      return readState(this.plan.stateDir, this.plan.name);
+    } catch (err) {
+      this.stateError = err as Error;
+      return { instance: this.plan.name, nodes: {} };
+    }
   }
 
   /** Takes the instance's lock for the whole command (a second galley process gets a clear error). */
   async open(): Promise<this> {
     this.unlock = await lockInstance(this.plan.stateDir, this.plan.name);
-    this.state = readState(this.plan.stateDir, this.plan.name);
+    this.state = this.readStateOrFresh();
     openInstances.add(this);
     return this;
   }
@@ -60,6 +72,7 @@ export class Instance {
 
   /** Runs the lifecycle up to `desired`. */
   async transitionTo(desired: Action): Promise<void> {
+    if (this.stateError && desired !== "destroy") throw this.stateError;
     const actions = actionsBetween(this.state.lastAction, desired);
     if (actions.includes("create") && actions.includes("converge")) this.prefetchArtifacts();
     for (const action of actions) await this.run(action);
@@ -74,18 +87,23 @@ export class Instance {
   }
 
   async test(policy: DestroyPolicy, { idempotence = true } = {}): Promise<void> {
-    let passed = false;
     try {
       await this.run("destroy");
       this.prefetchArtifacts();
       await this.transitionTo("converge");
       if (idempotence) await this.checkIdempotence();
       await this.transitionTo("verify");
-      passed = true;
-    } finally {
-      if (policy === "always" || (policy === "passing" && passed)) await this.run("destroy");
-      else if (!passed) line(`  ${this.plan.name} kept for inspection: galley login ${this.plan.name} · galley destroy ${this.plan.name}`);
+    } catch (err) {
+      if (policy === "always") {
+        // Clean up, but report the failure that mattered, not a cleanup error on top of it.
+        const cleanup = await this.attempt("destroy");
+        if (cleanup) line(`  ${this.plan.name}: destroy after the failure also failed: ${messageOf(cleanup).split("\n")[0]}`);
+      } else {
+        line(`  ${this.plan.name} kept for inspection: galley login ${this.plan.name} · galley destroy ${this.plan.name}`);
+      }
+      throw err;
     }
+    if (policy !== "never") await this.run("destroy");
   }
 
   /**
@@ -118,6 +136,9 @@ export class Instance {
             delete state.exports;
             break;
           case "create":
+            // New service containers mean new tokens: what the old ones exported is void.
+            delete state.exports;
+            delete state.changes;
             try {
               await driver.create(plan, state, progress);
               if (Object.keys(plan.services).length) {
@@ -141,7 +162,10 @@ export class Instance {
       delete state.lastError;
     } catch (err) {
       state.lastError = `${action}: ${messageOf(err).split("\n")[0]}`;
-      if (err instanceof GalleyError && !(err instanceof ActionFailed) && !(err instanceof InstanceFailure)) throw err;
+      // Bad input and a broken environment keep their own errors; anything that went wrong on the
+      // instance (an action, a node that cannot be reached, a failed check) names the instance.
+      if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
+      if (err instanceof InstanceFailure) throw err;
       throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})`, { cause: err });
     } finally {
       this.save();

@@ -51,9 +51,9 @@ export function reasonOf(err: unknown): string {
 async function runCell(cell: Cell, keep: boolean): Promise<CellResult> {
   const start = Date.now();
   const result: CellResult = { instance: cell.plan.name, values: cell.values, resolved: {}, columns: {}, checks: [], ms: 0 };
-  const inst = new Instance(cell.plan);
-  await inst.open();
+  let inst: Instance | undefined;
   try {
+    inst = await new Instance(cell.plan).open();
     try {
       const resolved = await Promise.all(Object.entries(cell.plan.artifacts).map(([n, s]) => resolveArtifact(n, s)));
       for (const a of resolved) result.resolved[a.name] = a.description;
@@ -71,8 +71,12 @@ async function runCell(cell: Cell, keep: boolean): Promise<CellResult> {
     const converged = await inst.attempt("converge");
     result.columns[FORMS] = converged ? { state: "fail", reason: reasonOf(converged) } : { state: "pass" };
     // Verify even when the cluster phase failed: the checks say which facts still hold.
-    await inst.attempt("verify");
+    const verified = await inst.attempt("verify");
     result.checks = inst.lastVerify ?? [];
+    if (verified && !result.checks.some((c) => c.state === "failed")) {
+      // The verifier itself broke (a spec that does not load, a crashed child): never a pass.
+      result.columns["verify"] = { state: "fail", reason: reasonOf(verified) };
+    }
     for (const suite of [...new Set(result.checks.map((c) => c.suite))]) {
       const checks = result.checks.filter((c) => c.suite === suite);
       const failed = checks.find((c) => c.state === "failed");
@@ -83,9 +87,13 @@ async function runCell(cell: Cell, keep: boolean): Promise<CellResult> {
           : { state: "pass" };
     }
     return result;
+  } catch (err) {
+    // The cell could not even start (its instance is locked by another galley, say): a failed cell.
+    result.columns[ARTIFACTS] ??= { state: "fail", reason: reasonOf(err) };
+    return result;
   } finally {
-    if (!keep) await inst.attempt("destroy");
-    await inst.close();
+    if (inst && !keep) await inst.attempt("destroy");
+    await inst?.close();
     result.ms = Date.now() - start;
     line(`  cell ${Object.entries(cell.values).map(([a, v]) => `${a} ${v}`).join(" × ")}: ${summary(result)} (${formatMs(result.ms)})`);
   }
@@ -106,7 +114,7 @@ export async function runMatrix(cells: Cell[], o: { concurrency: number; keep: b
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency, cells.length) }, worker));
   const { peakAboveBaselineBytes } = memory.stop();
-  const columns = [ARTIFACTS, FORMS, ...new Set(results.flatMap((r) => r.checks.map((c) => c.suite)))];
+  const columns = [ARTIFACTS, FORMS, ...new Set(results.flatMap((r) => [...r.checks.map((c) => c.suite), ...(r.columns["verify"] ? ["verify"] : [])]))];
   for (const r of results) for (const c of columns) r.columns[c] ??= { state: "not run" };
   return {
     startedAt: new Date(started).toISOString(),

@@ -16,9 +16,16 @@ export class SshTransport implements Transport {
     if (!host || !state.sshKey) throw new TransportFailed(`node ${node} of ${state.instance} has no address or key (run \`galley create ${state.instance}\`)`);
     const privateKey = readFileSync(state.sshKey);
     const client = new Client();
+    let broken: Error | undefined;
     await new Promise<void>((resolve, reject) => {
-      client.once("ready", resolve).once("error", (e) => reject(new TransportFailed(`ssh ${this.user}@${host} (node ${node}): ${e.message}`, { cause: e })));
-      client.connect({ host, port: 22, username: this.user, privateKey, readyTimeout: 20_000 });
+      // A persistent listener: a socket error after `ready` must not crash the process.
+      client.on("error", (e) => {
+        broken = new TransportFailed(`ssh ${this.user}@${host} (node ${node}): ${e.message}`, { cause: e });
+        reject(broken);
+      });
+      client.once("ready", resolve);
+      // Keepalives notice a dead or cut-off node instead of waiting on TCP for minutes.
+      client.connect({ host, port: 22, username: this.user, privateKey, readyTimeout: 20_000, keepaliveInterval: 5_000, keepaliveCountMax: 3 });
     });
     const defaultTimeoutMs = this.defaultTimeoutMs;
     const run = (script: string, o: ExecOptions = {}, stdin?: NodeJS.ReadableStream): Promise<ExecResult> =>
@@ -28,13 +35,30 @@ export class SshTransport implements Transport {
         if (o.user && o.user !== this.user) argv = ["sudo", "-u", o.user, "-H", ...argv];
         const envPrefix = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`); // quoted once, below
         const command = [...(envPrefix.length ? ["env", ...envPrefix] : []), ...argv].map(shellQuote).join(" ");
+        if (broken) return reject(broken);
         client.exec(command, (err, ch) => {
           if (err) return reject(new TransportFailed(`ssh exec on node ${node}: ${err.message}`, { cause: err }));
           let stdout = "";
           let stderr = "";
+          let exitCode: number | undefined;
+          let done = false;
+          const finish = (code: number) => {
+            if (done) return;
+            done = true;
+            clearTimeout(deadline);
+            resolve({ exitCode: code, stdout, stderr, ms: Date.now() - start });
+          };
+          // The remote `timeout` ends the command, but a background process holding its stdout keeps
+          // the channel open: a host-side deadline (a little later) closes it and reports 124.
+          const deadline = setTimeout(() => { ch.close(); finish(124); }, (o.timeoutMs ?? defaultTimeoutMs) + 10_000);
           ch.on("data", (b: Buffer) => { stdout += b; o.onOutput?.(b.toString(), "stdout"); });
           ch.stderr.on("data", (b: Buffer) => { stderr += b; o.onOutput?.(b.toString(), "stderr"); });
-          ch.on("close", (code: number | null) => resolve({ exitCode: code ?? -1, stdout, stderr, ms: Date.now() - start }));
+          ch.on("exit", (code: number | null) => {
+            exitCode = code ?? -1;
+            // Output may still be in flight after the exit status: give it a moment, then stop waiting.
+            setTimeout(() => finish(exitCode!), 2_000).unref();
+          });
+          ch.on("close", () => finish(exitCode ?? -1));
           if (stdin) stdin.pipe(ch);
           else ch.end();
         });

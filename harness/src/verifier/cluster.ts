@@ -78,7 +78,8 @@ export async function attach(instance = process.env.GALLEY_INSTANCE, configFile 
   if (!Object.keys(state.nodes).length) throw new UserError(`instance ${instance} has no nodes: run \`galley converge ${instance}\` first`);
   const { transport, driver } = componentsFor(plan);
   const log = new InstanceLog(plan.stateDir);
-  const nodes = plan.nodes.map((n) => new Node(n.name, state.nodes[n.name]!.ip, n.attributes, state, transport, driver.faults, log));
+  const nodes = plan.nodes.map((n) =>
+    new Node(n.name, state.nodes[n.name]!.ip, n.attributes, state, transport, driver.faults, log, n.index, plan.driver.bootTimeoutMs));
   // Services are reached with docker exec whatever the nodes' transport: they have no SSH key.
   const services = Object.entries(state.services ?? {}).map(([name, s]) =>
     new Node(name, s.ip, {}, state, new DockerExecTransport(plan.transport.commandTimeoutMs), driver.faults, log));

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ActionFailed, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
+import { track } from "../util/children.ts";
 import { lineSplitter } from "../util/lines.ts";
 
 export interface CheckResult {
@@ -41,7 +42,7 @@ export async function runVerifier(plan: InstancePlan, log: InstanceLog): Promise
   rmSync(resultsFile, { force: true });
   const runner = fileURLToPath(new URL("./run-mocha.ts", import.meta.url));
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", runner], {
+    const child = track(spawn(process.execPath, ["--import", "tsx", runner], {
       cwd: plan.root,
       env: {
         ...process.env,
@@ -54,7 +55,7 @@ export async function runVerifier(plan: InstancePlan, log: InstanceLog): Promise
         GALLEY_REPORTER: plan.verifier.reporter,
       },
       stdio: ["ignore", "pipe", "pipe"],
-    });
+    }));
     const out = lineSplitter((l) => log.write("verify", l));
     child.stdout.on("data", (b: Buffer) => out.push(b.toString()));
     child.stderr.on("data", (b: Buffer) => out.push(b.toString()));

@@ -26,6 +26,9 @@ export class Node {
     private readonly transport: Transport,
     private readonly faults: NodeFaults,
     private readonly log?: InstanceLog,
+    /** Position in the suite's node list (what the provisioning gets as GALLEY_NODE_INDEX). */
+    readonly index = 0,
+    private readonly bootTimeoutMs = 60_000,
   ) {}
 
   private connection(): Promise<Connection> {
@@ -116,7 +119,7 @@ export class Node {
   }
   /** Boot again and wait for systemd. */
   start(): Promise<void> {
-    return this.resetAfter(this.faults.start(this.state, this.name));
+    return this.resetAfter(this.faults.start(this.state, this.name, this.bootTimeoutMs));
   }
   /** Cut from the instance network (docker exec still reaches it). */
   isolate(): Promise<void> {

@@ -1,9 +1,9 @@
 // Bad input and a missing daemon: one clear line, the right exit code, no stack trace, nothing created.
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { galley, leftovers } from "./helpers.ts";
+import { galley, leftovers, repo } from "./helpers.ts";
 
 describe("galley CLI errors", function () {
   it("says how to start Docker when no daemon answers", async () => {
@@ -46,5 +46,20 @@ describe("galley CLI errors", function () {
     const r = await galley(["exec", "static-debian-12", "--node", "infra9", "--", "true"]);
     expect(r.code).to.equal(20);
     expect(r.stderr).to.match(/not created|no node infra9 in static-debian-12 \(nodes: infra0, infra1, infra2\)/);
+  });
+
+  it("a corrupt state file: list shows it, verify names the file, destroy still cleans up and repairs it", async () => {
+    const stateDir = path.join(repo, ".galley", "static-debian-12");
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(path.join(stateDir, "state.json"), "{ not json");
+    const list = await galley(["list", "static-debian-12"]);
+    expect(list.code, list.stderr).to.equal(0);
+    expect(list.stdout).to.match(/state\.json: state file is not valid JSON/);
+    const verify = await galley(["verify", "static-debian-12"]);
+    expect(verify.code).to.equal(20);
+    expect(verify.stderr).to.match(/static-debian-12\/state\.json: state file is not valid JSON .*run `galley destroy static-debian-12` to start over/);
+    const destroy = await galley(["destroy", "static-debian-12"]);
+    expect(destroy.code, destroy.stderr).to.equal(0);
+    expect(JSON.parse(readFileSync(path.join(stateDir, "state.json"), "utf8")).instance).to.equal("static-debian-12");
   });
 });

@@ -22,7 +22,7 @@ describe("galley matrix (CI slice: etcd 3.4.23 and 3.6 × fleet 1.0.0)", functio
   it("prints one row per combination and a column per stage and suite", () => {
     expect(stdout).to.match(/^etcd\s+fleet\s+artifacts\s+cluster forms\s+etcd members\s+fleet machines\s+etcd leader stats\s+test\.service$/m);
     expect(stdout).to.match(/^3\.4\.23\s+1\.0\.0\s+pass\s+pass\s+pass\s+pass\s+pass\s+pass$/m);
-    expect(stdout).to.match(/^3\.6\s+1\.0\.0\s+pass\s+fail \[\d\]\s+pass\s+fail \[\d\]\s+pass\s+fail \[\d\]$/m);
+    expect(stdout).to.match(/^3\.6 \(v3\.6\.\d+\)\s+1\.0\.0\s+pass\s+fail \[\d\]\s+pass\s+fail \[\d\]\s+pass\s+fail \[\d\]$/m);
   });
 
   it("etcd 3.4.23 with fleet 1.0.0 passes every check", () => {

@@ -23,6 +23,9 @@ describe("the ssh transport", function () {
     for (const n of ["infra0", "infra1", "infra2"]) expect(r.stdout).to.include(`${n}: 4\n${n}: ${n}`);
     const bad = await galley([...config, "exec", "over-ssh-debian-12", "--node", "infra1", "--", "exit 3"]);
     expect(bad.code).to.equal(3);
+    // Several arguments are argv: spaces and quotes arrive intact.
+    const argv = await galley([...config, "exec", "over-ssh-debian-12", "--node", "infra0", "--", "printf", "%s|", "a b", "c'd"]);
+    expect(argv.stdout).to.equal("a b|c'd|\n");
   });
 
   it("galley login opens an interactive shell on the chosen node (ssh for this transport, under a pseudo-terminal)", () => {

@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { EnvironmentError, UserError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
+import { track } from "../../util/children.ts";
 import { task } from "../../util/ui.ts";
 import { docker } from "./client.ts";
 import { LABEL_BOX } from "./labels.ts";
@@ -82,6 +83,18 @@ export async function ensureBox(box: Box): Promise<string> {
   return box.image;
 }
 
+/** An apt source URI as debootstrap can use it: http(s) as is; apt's `mirror+file:` list → its first mirror. */
+function usableMirror(uri: string): string | undefined {
+  if (/^https?:\/\//.test(uri)) return uri;
+  const list = /^mirror\+file:\/*(\/.*)$/.exec(uri)?.[1];
+  if (!list) return undefined;
+  try {
+    return /^https?:\/\/\S+/m.exec(readFileSync(list, "utf8"))?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /** The Debian mirror this machine already uses, so a user's own mirror is respected. */
 export function hostDebianMirror(): string | undefined {
   const files = ["/etc/apt/sources.list"];
@@ -101,12 +114,14 @@ export function hostDebianMirror(): string | undefined {
       for (const stanza of text.split(/\n\s*\n/)) {
         const uri = /^URIs:\s*(\S+)/m.exec(stanza)?.[1];
         const suites = /^Suites:\s*(.+)$/m.exec(stanza)?.[1] ?? "";
-        if (uri && /^Types:.*\bdeb\b/m.test(stanza) && !/security/.test(uri + suites) && /debian/.test(uri)) return uri;
+        const usable = uri && usableMirror(uri);
+        if (usable && /^Types:.*\bdeb\b/m.test(stanza) && !/security/.test(uri + suites) && /debian/.test(uri)) return usable;
       }
     } else {
       for (const l of text.split("\n")) {
         const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(l.trim());
-        if (m && !/security/.test(m[1] + m[2]) && /debian/.test(m[1])) return m[1];
+        const usable = m && usableMirror(m[1]!);
+        if (usable && !/security/.test(m[1]! + m[2]) && /debian/.test(m[1]!)) return usable;
       }
     }
   }
@@ -115,7 +130,7 @@ export function hostDebianMirror(): string | undefined {
 
 async function run(cmd: string, args: string[], log: (l: string) => void, onLine?: (l: string) => void): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }));
     const tail: string[] = [];
     const each = (l: string) => {
       log(l);

@@ -124,20 +124,20 @@ export class DockerDriver implements Driver {
     stop: async (state, node) => {
       await (await container(state, node)).stop({ t: 20 });
     },
-    start: async (state, node) => {
+    start: async (state, node, bootTimeoutMs = 60_000) => {
       await (await container(state, node)).start();
-      await waitForBoot(state, node, 60_000);
+      await waitForBoot(state, node, bootTimeoutMs);
     },
     isolate: async (state, node) => {
       const d = await docker();
-      await d.getNetwork(state.network!.id).disconnect({ Container: state.nodes[node]!.container, Force: true });
+      await d.getNetwork(state.network!.id).disconnect({ Container: (await container(state, node)).id, Force: true });
     },
     rejoin: async (state, node) => {
       const d = await docker();
       // Same address and alias as before, so peers' configuration still points at it.
       await d.getNetwork(state.network!.id).connect({
-        Container: state.nodes[node]!.container,
-        EndpointConfig: { Aliases: [node], IPAMConfig: { IPv4Address: state.nodes[node]!.ip } },
+        Container: (await container(state, node)).id,
+        EndpointConfig: { Aliases: [node], IPAMConfig: { IPv4Address: boxOf(state, node)!.ip } },
       });
     },
   };
