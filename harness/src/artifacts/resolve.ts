@@ -66,51 +66,45 @@ function cached(
 ): Promise<ResolvedArtifact> {
   let p = inflight.get(dir);
   if (!p) {
-    p = cachedOnce(name, dir, description, make, verb);
+    p = buildOnce();
     inflight.set(dir, p);
     // A failed build may be retried by a later call (a fixed recipe, a network blip).
     p.catch(() => inflight.delete(dir));
   }
   return p;
-}
 
-async function cachedOnce(
-  name: string,
-  dir: string,
-  description: string,
-  make: (out: string, progress: (t: string) => void) => Promise<void>,
-  verb = "build",
-): Promise<ResolvedArtifact> {
-  if (existsSync(path.join(dir, ".complete"))) return { name, dir, description };
-  mkdirSync(path.dirname(dir), { recursive: true });
-  // proper-lockfile tracks its locks by the first argument: it must be unique per lock, not a shared folder.
-  const release = await lockfile.lock(dir, {
-    realpath: false,
-    lockfilePath: `${dir}.lock`,
-    stale: 30_000,
-    retries: { retries: 1200, minTimeout: 1000, maxTimeout: 1000 },
-  });
-  try {
-    if (!existsSync(path.join(dir, ".complete"))) {
-      await task(`${verb} ${description} (once; cached)`, async (progress) => {
-        const tmp = `${dir}.tmp-${process.pid}`;
-        rmSync(tmp, { recursive: true, force: true });
-        mkdirSync(tmp, { recursive: true });
-        try {
-          await make(tmp, progress);
-        } catch (err) {
+  async function buildOnce(): Promise<ResolvedArtifact> {
+    if (existsSync(path.join(dir, ".complete"))) return { name, dir, description };
+    mkdirSync(path.dirname(dir), { recursive: true });
+    // proper-lockfile tracks its locks by the first argument: it must be unique per lock, not a shared folder.
+    const release = await lockfile.lock(dir, {
+      realpath: false,
+      lockfilePath: `${dir}.lock`,
+      stale: 30_000,
+      retries: { retries: 1200, minTimeout: 1000, maxTimeout: 1000 },
+    });
+    try {
+      if (!existsSync(path.join(dir, ".complete"))) {
+        await task(`${verb} ${description} (once; cached)`, async (progress) => {
+          const tmp = `${dir}.tmp-${process.pid}`;
           rmSync(tmp, { recursive: true, force: true });
-          throw err;
-        }
-        writeFileSync(path.join(tmp, ".complete"), new Date().toISOString());
-        rmSync(dir, { recursive: true, force: true });
-        renameSync(tmp, dir);
-      });
+          mkdirSync(tmp, { recursive: true });
+          try {
+            await make(tmp, progress);
+          } catch (err) {
+            rmSync(tmp, { recursive: true, force: true });
+            throw err;
+          }
+          writeFileSync(path.join(tmp, ".complete"), new Date().toISOString());
+          rmSync(dir, { recursive: true, force: true });
+          renameSync(tmp, dir);
+        });
+      }
+    } finally {
+      await release();
     }
-  } finally {
-    await release();
+    return { name, dir, description };
   }
-  return { name, dir, description };
 }
 
 function runScript(script: string, args: string[], progress?: (t: string) => void): Promise<{ code: number; output: string }> {
