@@ -84,7 +84,7 @@ export async function ensureBox(box: Box): Promise<string> {
 }
 
 /** An apt source URI as debootstrap can use it: http(s) as is; apt's `mirror+file:` list → its first mirror. */
-function usableMirror(uri: string): string | undefined {
+export function usableMirror(uri: string): string | undefined {
   if (/^https?:\/\//.test(uri)) return uri;
   const list = /^mirror\+file:\/*(\/.*)$/.exec(uri)?.[1];
   if (!list) return undefined;
