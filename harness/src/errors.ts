@@ -38,9 +38,6 @@ export class AssertionFailed extends GalleyError {}
 /** Another process holds the instance. */
 export class LockedError extends GalleyError {}
 
-/** Interrupted by a signal; state was saved. */
-export class Interrupted extends GalleyError {}
-
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

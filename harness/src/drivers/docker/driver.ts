@@ -94,8 +94,7 @@ export class DockerDriver implements Driver {
         return boot(name, { role: "service", networks, address: onNodes ? hostAddress(subnet, 200 + k) : undefined, dockerVolume: false });
       }),
     ]);
-    await Promise.all(serviceNames.map((n) => waitForBoot(state, n, plan.driver.bootTimeoutMs)));
-    await Promise.all(plan.nodes.map((n) => waitForBoot(state, n.name, plan.driver.bootTimeoutMs)));
+    await Promise.all([...serviceNames, ...plan.nodes.map((n) => n.name)].map((n) => waitForBoot(state, n, plan.driver.bootTimeoutMs)));
     // Root's key for the SSH transport (and for a user who wants plain ssh): the instance's key pair.
     const key = ensureInstanceKey(plan.stateDir, plan.name);
     state.sshKey = key.privateKey;
