@@ -48,13 +48,11 @@ export async function converge(
           const r = await conn.exec(script, { timeoutMs: 60_000 });
           if (r.exitCode !== 0) throw new ActionFailed(`node ${node.name}: \`${script}\` failed: ${tail(r.stderr + r.stdout, 5)}`);
         };
-        await must(`rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh && mkdir -p ${REMOTE_DIR}`);
+        // Artifacts too: one left by an earlier converge with another config must never be used silently.
+        await must(`rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh ${REMOTE_DIR}/artifacts && mkdir -p ${REMOTE_DIR}/artifacts`);
         await conn.upload(provisioner.source(plan), `${REMOTE_DIR}/provision`);
         await conn.upload(key.dir, `${REMOTE_DIR}/ssh`);
-        for (const a of artifacts) {
-          await must(`rm -rf ${REMOTE_DIR}/artifacts/${a.name}`);
-          await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
-        }
+        for (const a of artifacts) await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
         const env = provisioner.environment(plan, { node: withExports(node), ip: peers[node.name]!, peers }, REMOTE_DIR);
         const r = await run(conn, node.name, provisioner.runCommand(plan, REMOTE_DIR), env, plan.provisioner.timeoutMs, log);
         if (r.exitCode !== 0) throw failure(node.name, plan.provisioner.script, r, plan.provisioner.timeoutMs);

@@ -32,6 +32,9 @@ export class ShellProvisioner implements Provisioner {
       GALLEY_NODES: Object.entries(peers).map(([n, a]) => `${n}=${a}`).join(" "),
       GALLEY_DIR: remoteDir,
       GALLEY_CHANGES: `${remoteDir}/changes`,
+      // The artifacts this instance configured (each in $GALLEY_DIR/artifacts/<name>/): a provisioning
+      // must use them, and fail naming the artifact when one lacks what it needs.
+      GALLEY_ARTIFACTS: Object.keys(plan.artifacts).sort().join(" "),
     };
   }
 

@@ -7,6 +7,7 @@ chai.config.truncateThreshold = 0;
 
 export { attach, Cluster } from "./cluster.ts";
 export { Node, type WaitOptions } from "./node.ts";
+export { report } from "./report.ts";
 export { retry, FailFast, type Check, type RetryOptions } from "./retry.ts";
 export { AssertionFailed } from "../errors.ts";
 export * as etcd from "./etcd.ts";

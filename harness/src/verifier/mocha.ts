@@ -17,6 +17,8 @@ export interface CheckResult {
   state: "passed" | "failed" | "pending";
   ms: number;
   error?: string;
+  /** What the check reported (`report(name, value)`), e.g. the versions a node runs. */
+  properties?: Record<string, string>;
 }
 
 const SPEC = /\.(spec|test)\.(ts|mts|js|mjs)$/;
