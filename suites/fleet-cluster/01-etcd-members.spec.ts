@@ -1,5 +1,9 @@
+// The etcd cluster the article builds: every node a started member of ONE cluster, each advertising
+// working peer and client URLs. Names and URLs alone are not enough: a member of another cluster
+// (restored from a snapshot, a stale data dir) can carry the same ones, so cluster and member ids are
+// compared across every node's view.
 import { expect } from "chai";
-import { attach, etcd, retry, type Cluster } from "galley/verifier";
+import { attach, etcd, eventually, type Cluster } from "galley/verifier";
 import { ports, v2Status } from "./expected.ts";
 
 describe("etcd members", function () {
@@ -9,7 +13,10 @@ describe("etcd members", function () {
   });
   after(() => cluster?.close());
 
-  it("every node lists exactly the instance's nodes as started members, with their peer and client URLs", async () => {
+  const memberList = async (node: Cluster["nodes"][number]) =>
+    etcd.parseMemberListJson(await node.succeed("ETCDCTL_API=3 etcdctl member list -w json"));
+
+  it("every node lists exactly the instance's nodes as started members of one cluster, with their peer and client URLs", async () => {
     const { client, peer } = ports(cluster);
     // One readable line per member, so a mismatch shows as a plain diff.
     const show = (m: { name: string; started: boolean; peerURLs: string[]; clientURLs: string[] }) =>
@@ -17,14 +24,22 @@ describe("etcd members", function () {
     const expected = cluster.nodes
       .map((n) => show({ name: n.name, started: true, peerURLs: [`http://${n.ip}:${peer}`], clientURLs: [`http://${n.ip}:${client}`] }))
       .sort();
-    await cluster.each(async (node) => {
-      let members: etcd.Member[] = [];
-      // A member that just joined shows as unstarted for a moment: wait for the list to settle, then compare.
-      await retry(async () => {
-        members = etcd.parseMemberList(await node.succeed("etcdctl member list"));
-        return members.length === expected.length && members.every((m) => m.started);
-      }, { what: `${expected.length} started members on ${node.name}`, timeoutMs: 30_000 }).catch(() => {});
-      expect(members.map(show).sort(), `members seen by ${node.name}`).to.deep.equal(expected);
+    // A member that just joined shows as unstarted for a moment: the list must settle to the expected one.
+    const views = await cluster.each((node) => eventually(async () => {
+      const view = await memberList(node);
+      expect(view.members.map(show).sort(), `members seen by ${node.name}`).to.deep.equal(expected);
+      return view;
+    }, { what: `${expected.length} started members on ${node.name}`, timeoutMs: 30_000 }));
+
+    // One cluster: every node's own etcd answers with the same cluster id, and the id each node's etcd
+    // has for itself is the id every node lists under that name.
+    const clusterIdOf = Object.fromEntries(cluster.nodes.map((n, i) => [n.name, views[i]!.clusterId]));
+    const first = views[0]!.clusterId;
+    expect(clusterIdOf, "cluster id reported by each node's etcd").to.deep.equal(Object.fromEntries(cluster.nodes.map((n) => [n.name, first])));
+    const ownIds = Object.fromEntries(cluster.nodes.map((n, i) => [n.name, views[i]!.memberId]));
+    cluster.nodes.forEach((n, i) => {
+      const listed = Object.fromEntries(views[i]!.members.map((m) => [m.name, m.id]));
+      expect(listed, `member ids listed by ${n.name} vs each node's own member id`).to.deep.equal(ownIds);
     });
   });
 
@@ -34,9 +49,8 @@ describe("etcd members", function () {
     // v2 only where the cluster serves it at all (asked on the local client port, not an advertised one).
     const v2 = (await v2Status(cluster)) === "200";
     const first = cluster.nodes[0]!;
-    const members = etcd.parseMemberList(await first.succeed("etcdctl member list"));
-    const advertised = members.flatMap((m) => m.clientURLs.map((url) => ({ member: m.name, url })));
-    expect(advertised, "advertised client URLs").to.have.length.greaterThan(0);
+    const advertised = (await memberList(first)).members.flatMap((m) => m.clientURLs.map((url) => ({ member: m.name, url })));
+    expect(advertised, "advertised client URLs").to.have.length(cluster.nodes.length);
     const broken: string[] = [];
     for (const { member, url } of advertised) {
       const r = await first.execute(`ETCDCTL_API=3 etcdctl --endpoints=${url} --command-timeout=3s endpoint health`);
@@ -51,7 +65,7 @@ describe("etcd members", function () {
 
   it("every endpoint of the cluster is healthy", async () => {
     const out = await cluster.nodes[0]!.waitUntilSucceeds("ETCDCTL_API=3 etcdctl endpoint health --cluster 2>&1", { timeoutMs: 30_000 });
-    const healthy = out.split("\n").filter((l) => /is healthy/.test(l));
-    expect(healthy, out).to.have.length(cluster.nodes.length);
+    const healthy = out.split("\n").filter((l) => /is healthy/.test(l)).map((l) => l.split(" ")[0]!).sort();
+    expect(healthy, out).to.deep.equal(cluster.nodes.map((n) => `http://${n.ip}:${ports(cluster).client}`).sort());
   });
 });

@@ -9,6 +9,7 @@ import { lockInstance, readState, writeState, type Action, type InstanceState } 
 import { InstanceLog } from "../util/instance-log.ts";
 import { formatMs, line, task } from "../util/ui.ts";
 import { runVerifier, type CheckResult } from "../verifier/mocha.ts";
+import { formatCounts } from "../verifier/results.ts";
 import { componentsFor, type Components } from "./components.ts";
 import { actionsBetween } from "./fsm.ts";
 
@@ -173,18 +174,24 @@ export class Instance {
   }
 
   private async verify(): Promise<void> {
-    const results = await runVerifier(this.plan, this.log);
+    const report = await runVerifier(this.plan, this.log);
+    const results = report.checks;
     this.lastVerify = results;
     const failed = results.filter((r) => r.state === "failed");
     const passed = results.filter((r) => r.state === "passed");
+    const skipped = results.filter((r) => r.state === "pending");
     for (const r of results) {
       if (r.state === "passed") this.log.write("verify", `✓ ${r.title} (${formatMs(r.ms)})`);
+      if (r.state === "pending") this.log.write("verify", `- ${r.title}: skipped: ${r.skipReason}`);
     }
+    // Counts per suite, always: a green line must say what ran and what did not.
+    const perSuite = report.suites.map((s) => `    ${s.suite}: ${formatCounts(s)}`).join("\n");
+    const skips = skipped.map((r) => `    - ${r.title}: skipped: ${r.skipReason}`).join("\n");
     if (failed.length) {
       const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
-      throw new ActionFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed):\n${detail}`);
+      throw new ActionFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`);
     }
-    line(`  ${passed.length} checks passed on ${this.plan.name}`);
+    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}`);
   }
 }
 

@@ -40,6 +40,41 @@ export function parseMemberList(text: string): Member[] {
   });
 }
 
+export interface MemberListView {
+  /** The cluster the answering member belongs to (hex). */
+  clusterId: string;
+  /** The answering member's own id (hex). */
+  memberId: string;
+  members: Member[];
+}
+
+const hexOf = (decimal: string) => BigInt(decimal).toString(16);
+
+/**
+ * `ETCDCTL_API=3 etcdctl member list -w json` (3.3 and later): the answering member's cluster and member
+ * ids from the header, and every member. uint64 ids are read as text, never through a float. A member
+ * that never started has no name.
+ */
+export function parseMemberListJson(text: string): MemberListView {
+  const header = /"header":\{[^}]*\}/.exec(text)?.[0] ?? "";
+  const clusterId = /"cluster_id":(\d+)/.exec(header)?.[1];
+  const memberId = /"member_id":(\d+)/.exec(header)?.[1];
+  if (!clusterId || !memberId) throw new AssertionFailed(`unrecognised \`etcdctl member list -w json\` output: ${text.slice(0, 300)}`);
+  const list = text.slice(text.indexOf('"members"'));
+  const members = list.split(/(?=\{"ID":)/).filter((e) => e.startsWith('{"ID":')).map((e) => {
+    const strings = (key: string) => [...(new RegExp(`"${key}":\\[([^\\]]*)\\]`).exec(e)?.[1] ?? "").matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    const name = /"name":"([^"]*)"/.exec(e)?.[1] ?? "";
+    return {
+      id: hexOf(/"ID":(\d+)/.exec(e)![1]!),
+      name,
+      started: name !== "",
+      peerURLs: strings("peerURLs"),
+      clientURLs: strings("clientURLs"),
+    };
+  });
+  return { clusterId: hexOf(clusterId), memberId: hexOf(memberId), members };
+}
+
 export interface EndpointStatus {
   endpoint: string;
   id: string;

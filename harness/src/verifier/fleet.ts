@@ -12,7 +12,7 @@ export function parseMachines(text: string): Machine[] {
   return rows(text, 3, "list-machines").map(([id, ip, meta]) => ({
     id: id!,
     ip: ip!,
-    metadata: meta === "-" ? {} : Object.fromEntries(meta!.split(",").map((kv) => kv.split("=") as [string, string])),
+    metadata: parseMetadata(meta),
   }));
 }
 
@@ -44,6 +44,30 @@ export function parseJournal(text: string): JournalLine[] {
     const m = /^\w{3} [ \d]\d \d\d:\d\d:\d\d (\S+) ([^:[\s]+)(?:\[\d+\])?: (.*)$/.exec(l.trim());
     return m ? [{ host: m[1]!, ident: m[2]!, message: m[3]! }] : [];
   });
+}
+
+export interface TimedJournalLine extends JournalLine {
+  /** Seconds since the epoch. */
+  at: number;
+}
+
+/** journalctl's short-unix format: `1732615297.123456 infra1 docker[4639]: Hello World`. Other lines are skipped. */
+export function parseJournalUnix(text: string): TimedJournalLine[] {
+  return text.split("\n").flatMap((l) => {
+    const m = /^(\d+(?:\.\d+)?) (\S+) ([^:[\s]+)(?:\[\d+\])?: (.*)$/.exec(l.trim());
+    return m ? [{ at: Number(m[1]), host: m[2]!, ident: m[3]!, message: m[4]! }] : [];
+  });
+}
+
+/** A systemd Environment= list as `systemctl show -p Environment --value` prints it. */
+export function parseEnvironment(text: string): Record<string, string> {
+  return Object.fromEntries([...text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)/g)].map((m) => [m[1]!, m[2]!.replace(/^"(.*)"$/, "$1")]));
+}
+
+/** fleet metadata as configured (`region=eu-central-1,az=eu-central-1a`). */
+export function parseMetadata(text: string | undefined): Record<string, string> {
+  if (!text || text === "-") return {};
+  return Object.fromEntries(text.split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 }
 
 function rows(text: string, columns: number, what: string): string[][] {

@@ -9,17 +9,9 @@ import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
 import { track } from "../util/children.ts";
 import { lineSplitter } from "../util/lines.ts";
+import type { VerifyReport } from "./results.ts";
 
-export interface CheckResult {
-  title: string;
-  suite: string;
-  test: string;
-  state: "passed" | "failed" | "pending";
-  ms: number;
-  error?: string;
-  /** What the check reported (`report(name, value)`), e.g. the versions a node runs. */
-  properties?: Record<string, string>;
-}
+export type { CheckResult } from "./results.ts";
 
 const SPEC = /\.(spec|test)\.(ts|mts|js|mjs)$/;
 
@@ -38,7 +30,7 @@ export function specFiles(paths: string[]): string[] {
   return out;
 }
 
-export async function runVerifier(plan: InstancePlan, log: InstanceLog): Promise<CheckResult[]> {
+export async function runVerifier(plan: InstancePlan, log: InstanceLog): Promise<VerifyReport> {
   const files = specFiles(plan.verifier.suites);
   const resultsFile = path.join(plan.stateDir, "verify.json");
   rmSync(resultsFile, { force: true });
@@ -68,9 +60,9 @@ export async function runVerifier(plan: InstancePlan, log: InstanceLog): Promise
     });
   });
   if (!existsSync(resultsFile)) throw new ActionFailed(`the verifier did not run (exit ${code}); see ${log.file}`);
-  const results = JSON.parse(readFileSync(resultsFile, "utf8")) as CheckResult[];
-  if (code !== 0 && !results.some((r) => r.state === "failed")) {
+  const report = JSON.parse(readFileSync(resultsFile, "utf8")) as VerifyReport;
+  if (code !== 0 && !report.checks.some((r) => r.state === "failed")) {
     throw new ActionFailed(`the verifier exited with ${code} before running every check; see ${log.file}`);
   }
-  return results;
+  return report;
 }

@@ -76,7 +76,7 @@ export class Node {
     await retry(
       async () => {
         const r = await this.execute(script, o);
-        if (r.exitCode === 0) throw new AssertionFailed(`still succeeds: ${tail(r.stdout, 8) || "(no output)"}`);
+        if (r.exitCode === 0) throw new AssertionFailed(`still succeeds: ${tail(r.stdout + r.stderr, 8) || "(no output)"}`);
         out = r.stdout + r.stderr;
       },
       { what: `\`${script}\` to fail on ${this.name}`, timeoutMs: o.timeoutMs ?? DEFAULT_WAIT_MS, intervalMs: o.intervalMs },
@@ -111,11 +111,11 @@ export class Node {
 
   /** Power cut (SIGKILL). */
   crash(): Promise<void> {
-    return this.resetAfter(this.faults.crash(this.state, this.name));
+    return this.fault("crash", () => this.resetAfter(this.faults.crash(this.state, this.name)));
   }
   /** Clean shutdown. */
   stop(): Promise<void> {
-    return this.resetAfter(this.faults.stop(this.state, this.name));
+    return this.fault("stop", () => this.resetAfter(this.faults.stop(this.state, this.name)));
   }
   /** Boot again and wait for systemd. */
   start(): Promise<void> {
@@ -123,10 +123,24 @@ export class Node {
   }
   /** Cut from the instance network (docker exec still reaches it). */
   isolate(): Promise<void> {
-    return this.faults.isolate(this.state, this.name);
+    return this.fault("isolate", () => this.faults.isolate(this.state, this.name));
   }
   rejoin(): Promise<void> {
-    return this.faults.rejoin(this.state, this.name);
+    return this.fault("isolate", () => this.faults.rejoin(this.state, this.name));
+  }
+
+  /**
+   * GALLEY_HARMLESS_FAULTS=crash,stop,isolate (or all) turns those faults into no-ops. It exists to
+   * test the fault suites themselves: each must fail when its fault does nothing.
+   */
+  private async fault(kind: "crash" | "stop" | "isolate", act: () => Promise<void>): Promise<void> {
+    const harmless = (process.env.GALLEY_HARMLESS_FAULTS ?? "").split(",").map((s) => s.trim());
+    if (harmless.includes(kind) || harmless.includes("all")) {
+      this.log?.write(`${this.name} fault`, `${kind}: skipped (GALLEY_HARMLESS_FAULTS)`);
+      return;
+    }
+    this.log?.write(`${this.name} fault`, kind);
+    await act();
   }
 
   private async resetAfter(p: Promise<void>): Promise<void> {

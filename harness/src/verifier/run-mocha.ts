@@ -2,54 +2,93 @@
 // spec modules cannot be unloaded, and instances verify concurrently.
 // Env: GALLEY_INSTANCE, GALLEY_CONFIG, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
 // GALLEY_TIMEOUT_MS, GALLEY_REPORTER.
+// Nothing is hidden: a skip without a reason fails, and a spec file that defines no checks fails.
 import { writeFileSync } from "node:fs";
+import path from "node:path";
 import Mocha from "mocha";
-import type { CheckResult as Result } from "./mocha.ts";
+import { countBySuite, type CheckResult as Result, type VerifyReport } from "./results.ts";
 import { installReportSink } from "./report.ts";
-
+import { skipReasonOf } from "./skip.ts";
 
 const results: Result[] = [];
-const { Spec, Base } = Mocha.reporters;
+const { Spec } = Mocha.reporters;
 const { EVENT_TEST_BEGIN, EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING } = Mocha.Runner.constants;
 
 // report(name, value) from a spec lands on the check that is running.
 let properties: Record<string, string> = {};
-installReportSink((name, value) => { properties[name] = value; });
+installReportSink((name, value) => {
+  properties[name] = value;
+});
 const taken = () => {
   const p = properties;
   properties = {};
   return Object.keys(p).length ? { properties: p } : {};
 };
 
+/** The top-level suite a test belongs to (its spec file's describe): the unit counts are kept by. */
+function topSuite(t: Mocha.Runnable): string {
+  let s = t.parent;
+  while (s?.parent && !s.parent.root) s = s.parent;
+  return s?.title || path.basename(t.file ?? "?");
+}
+
 class Collecting extends (process.env.GALLEY_REPORTER === "dot" ? Mocha.reporters.Dot : Spec) {
   constructor(runner: Mocha.Runner, options: Mocha.MochaOptions) {
     super(runner, options);
-    const names = (t: Mocha.Runnable) => ({ title: t.fullTitle(), suite: t.parent?.fullTitle() ?? "", test: t.title });
-    runner.on(EVENT_TEST_BEGIN, () => { properties = {}; });
+    const names = (t: Mocha.Runnable) => ({ title: t.fullTitle(), suite: topSuite(t), test: t.title, file: t.file });
+    runner.on(EVENT_TEST_BEGIN, () => {
+      properties = {};
+    });
     runner.on(EVENT_TEST_PASS, (t) => results.push({ ...names(t), state: "passed", ms: t.duration ?? 0, ...taken() }));
-    runner.on(EVENT_TEST_PENDING, (t) => results.push({ ...names(t), state: "pending", ms: 0, ...taken() }));
+    runner.on(EVENT_TEST_PENDING, (t) => {
+      const reason = skipReasonOf(t);
+      results.push(reason
+        ? { ...names(t), state: "pending", ms: 0, skipReason: reason, ...taken() }
+        : { ...names(t), state: "failed", ms: 0, error: "skipped without a reason: skip with skipIf(this, condition, reason) from galley/verifier, so a green run says what did not run and why", ...taken() });
+    });
     runner.on(EVENT_TEST_FAIL, (t, err) => results.push({ ...names(t), state: "failed", ms: t.duration ?? 0, error: err.message, ...taken() }));
   }
 }
-void Base;
 
+const specs = JSON.parse(process.env.GALLEY_SPECS ?? "[]") as string[];
 const mocha = new Mocha({ timeout: Number(process.env.GALLEY_TIMEOUT_MS ?? 180_000), reporter: Collecting as never, color: false });
-for (const f of JSON.parse(process.env.GALLEY_SPECS ?? "[]") as string[]) mocha.addFile(f);
+for (const f of specs) mocha.addFile(f);
 await mocha.loadFilesAsync();
+
+// A spec file that defines no checks proves nothing: it fails, named.
+const perFile = new Map<string, number>(specs.map((f) => [f, 0]));
+const countTests = (s: Mocha.Suite) => {
+  for (const t of s.tests) if (t.file) perFile.set(t.file, (perFile.get(t.file) ?? 0) + 1);
+  s.suites.forEach(countTests);
+};
+countTests(mocha.suite);
+
 mocha.run((failures) => {
-  if (process.env.GALLEY_RESULTS) writeFileSync(process.env.GALLEY_RESULTS, JSON.stringify(results, null, 2));
-  if (process.env.GALLEY_JUNIT) writeFileSync(process.env.GALLEY_JUNIT, junit(process.env.GALLEY_INSTANCE ?? "galley", results));
-  process.exitCode = failures ? 1 : 0;
+  for (const [file, n] of perFile) {
+    if (n === 0) results.push({ title: `${path.basename(file)} defines no checks`, suite: path.basename(file), test: "(no checks)", file, state: "failed", ms: 0, error: `${file} ran no checks: a suite that checks nothing cannot pass` });
+  }
+  const instance = process.env.GALLEY_INSTANCE ?? "galley";
+  const report: VerifyReport = { instance, suites: countBySuite(results), checks: results };
+  if (process.env.GALLEY_RESULTS) writeFileSync(process.env.GALLEY_RESULTS, JSON.stringify(report, null, 2));
+  if (process.env.GALLEY_JUNIT) writeFileSync(process.env.GALLEY_JUNIT, junit(report));
+  process.exitCode = failures || results.some((r) => r.state === "failed") ? 1 : 0;
 });
 
-function junit(suite: string, rs: Result[]): string {
+function junit(report: VerifyReport): string {
   const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
-  const cases = rs.map((r) => {
-    const props = Object.entries(r.properties ?? {}).map(([k, v]) => `<property name="${esc(k)}" value="${esc(v)}"/>`).join("");
-    const body = (props ? `<properties>${props}</properties>` : "") +
-      (r.state === "failed" ? `<failure message="${esc(r.error!.split("\n")[0]!)}">${esc(r.error!)}</failure>` : r.state === "pending" ? "<skipped/>" : "");
-    return `  <testcase classname="${esc(suite)}" name="${esc(r.title)}" time="${(r.ms / 1000).toFixed(3)}">${body}</testcase>`;
+  const suites = report.suites.map((s) => {
+    const cases = report.checks.filter((r) => r.suite === s.suite).map((r) => {
+      const props = Object.entries(r.properties ?? {}).map(([k, v]) => `<property name="${esc(k)}" value="${esc(v)}"/>`).join("");
+      const body = (props ? `<properties>${props}</properties>` : "") +
+        (r.state === "failed"
+          ? `<failure message="${esc(r.error!.split("\n")[0]!)}">${esc(r.error!)}</failure>`
+          : r.state === "pending" ? `<skipped message="${esc(r.skipReason ?? "")}"/>` : "");
+      return `    <testcase classname="${esc(`${report.instance}.${s.suite}`)}" name="${esc(r.test)}" time="${(r.ms / 1000).toFixed(3)}">${body}</testcase>`;
+    });
+    return `  <testsuite name="${esc(s.suite)}" tests="${s.passed + s.failed + s.skipped}" failures="${s.failed}" skipped="${s.skipped}">\n${cases.join("\n")}\n  </testsuite>`;
   });
-  const failures = rs.filter((r) => r.state === "failed").length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="${esc(suite)}" tests="${rs.length}" failures="${failures}">\n${cases.join("\n")}\n</testsuite>\n`;
+  const total = report.checks.length;
+  const failed = report.checks.filter((r) => r.state === "failed").length;
+  const skipped = report.checks.filter((r) => r.state === "pending").length;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${esc(report.instance)}" tests="${total}" failures="${failed}" skipped="${skipped}">\n${suites.join("\n")}\n</testsuites>\n`;
 }

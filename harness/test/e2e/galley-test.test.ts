@@ -17,11 +17,35 @@ describe("galley test static-debian-12", function () {
 });
 
 describe("galley test faults-debian-12", function () {
-  after(() => galley(["destroy", "faults-debian-12"]));
-  it("passes the fault suites (crash and reschedule, recovery, quorum, partition), then leaves nothing behind", async () => {
-    const r = await galley(["test", "faults-debian-12"]);
+  const instance = "faults-debian-12";
+  after(async () => {
+    await galley(["destroy", instance]);
+    expect(await leftovers(instance)).to.deep.equal([]);
+  });
+
+  it("passes the fault suites (crash and reschedule, recovery, quorum, partition)", async () => {
+    const r = await galley(["test", instance, "--destroy", "never"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
-    expect(r.stderr).to.match(/13 checks passed on faults-debian-12/);
-    expect(await leftovers("faults-debian-12")).to.deep.equal([]);
+    expect(r.stderr).to.match(/14 checks passed on faults-debian-12/);
+  });
+
+  it("verifies the same cluster a second time: the fault suites leave nothing that breaks a rerun", async () => {
+    const r = await galley(["verify", instance]);
+    expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
+    expect(r.stderr).to.match(/14 checks passed on faults-debian-12/);
+  });
+
+  it("fails every fault check when the faults are made harmless (GALLEY_HARMLESS_FAULTS=all), each proving its fault took effect", async () => {
+    const r = await galley(["verify", instance], { env: { GALLEY_HARMLESS_FAULTS: "all" } });
+    expect(r.code, r.stderr).to.equal(10);
+    const failed = [...r.stderr.matchAll(/^ {2}✗ (.*)$/gm)].map((m) => m[1]);
+    expect(failed).to.deep.equal([
+      "fault: crash of the machine running test.service fleet reschedules test.service onto another machine within the agent TTL plus 45 s, and it says Hello World there",
+      "fault: etcd quorum with as many members down as the cluster tolerates (clean shutdowns), writes on every survivor succeed",
+      "fault: etcd quorum with one more member down (crashed), a write on a survivor fails",
+      "fault: network partition an isolated member loses the cluster, and after rejoining reads the key written during the partition",
+    ]);
+    // Each failed because the fault had no effect: the member it hit still answered.
+    expect(r.stderr.match(/waiting for `etcdctl --endpoints=http:\/\/[\d.]+:2379 --command-timeout=2s endpoint health` to fail on infra\d; last attempt: still succeeds/g)).to.have.length(4);
   });
 });
