@@ -35,7 +35,7 @@ for kv in $nodes; do
     docker cp -q "$keys" $name-$n:/var/lib/galley/ssh
     docker cp -q "$fleet" $name-$n:/var/lib/galley/artifacts/fleet
     docker exec -e GALLEY_NODE_NAME=$n -e GALLEY_NODE_INDEX=$i -e GALLEY_NODE_IP=$ip -e GALLEY_NODE_COUNT=3 \
-      -e GALLEY_NODES="$nodes" -e GALLEY_INSTANCE=$name -e GALLEY_DIR=/var/lib/galley -e ATTR_ETCD_ENABLE_V2=true \
+      -e GALLEY_NODES="$nodes" -e GALLEY_INSTANCE=$name -e GALLEY_DIR=/var/lib/galley -e GALLEY_ARTIFACTS=fleet -e ATTR_ETCD_ENABLE_V2=true \
       $name-$n bash /var/lib/galley/provision/provision.sh >/dev/null
   ) &
   i=$((i + 1))

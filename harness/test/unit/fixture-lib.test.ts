@@ -323,3 +323,54 @@ describe("fixture lib.sh: a success reports exactly what changed, and a second r
     expect(bad.stderr).to.match(/^infra1: 40-etcd: "thirty" is not a duration \(like 30s, 1m or 500ms\)$/m);
   });
 });
+
+describe("fixture lib.sh: the etcd ≥ 3.6 verdict is observed, not inferred (observe_fleet_without_v2)", function () {
+  let node: Node;
+  beforeEach(() => {
+    node = new Node()
+      // sudo -u core -i fleetctl … → the fleetctl stub; journalctl -u fleet → a journal with fleetd's complaint.
+      .stub("sudo", `shift 3; exec "$@"`)
+      .stub("journalctl", `printf '%s\n' "INFO server.go:150: Starting server components" "WARN server.go:223: Server register machine failed: client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint., retrying in 1 sec." "INFO engine.go:85: Engine leadership lost"`);
+  });
+  afterEach(() => node.remove());
+
+  const fleetctlFails = `echo "2026/11/26 02:49:36 ERROR fleetctl.go:211: error attempting to check latest fleet version in Registry: client: response is invalid json." >&2
+echo "Error retrieving list of active machines from fleet API (client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint.)" >&2
+printf '%s\n' "Possible issues:" "  etcd is unhealthy and/or lost quorum" >&2
+exit 1`;
+
+  it("watches fleet for one agent TTL, then reports in one line what fleetctl and fleetd said", () => {
+    node.stub("fleetctl", fleetctlFails);
+    const start = Date.now();
+    const r = node.run(`observe_fleet_without_v2 3.6.16 404 2s || exit 7`);
+    expect(r.code, r.stderr).to.equal(7);
+    expect(Date.now() - start, "waited one agent TTL").to.be.at.least(2000);
+    expect(node.calls().filter((c) => c.startsWith("fleetctl list-machines")).length, "polled").to.be.at.least(2);
+    expect(r.stderr.split("\n").filter(Boolean)).to.deep.equal([
+      'etcd 3.6.16 does not serve the v2 API (HTTP 404 on /v2/keys): fleet cannot register: after one agent TTL (2s) fleetctl list-machines said ' +
+        '"Error retrieving list of active machines from fleet API (client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint.)" and fleetd logged ' +
+        '"WARN server.go:223: Server register machine failed: client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint., retrying in 1 sec."',
+    ]);
+    // The matrix e2e test matches the verdict this way.
+    expect(r.stderr).to.match(/etcd 3\.6\.\d+ does not serve the v2 API \(HTTP 404 on \/v2\/keys.*\): fleet cannot register/);
+    expect(node.leftovers(), "temp files").to.deep.equal([]);
+  });
+
+  it("a fleetctl that exits 0 but lists nothing is no machine", () => {
+    node.stub("fleetctl", `echo "ERROR fleetctl.go:211: error attempting to check latest fleet version in Registry" >&2`);
+    const r = node.run(`observe_fleet_without_v2 3.6.16 404 1s || exit 7`);
+    expect(r.code, r.stderr).to.equal(7);
+    expect(r.stderr).to.match(/fleetctl list-machines said "ERROR fleetctl\.go:211: error attempting to check latest fleet version in Registry" and fleetd logged "WARN /);
+  });
+
+  it("stops as soon as fleet lists a machine (it works after all), long before the TTL", () => {
+    node.stub("fleetctl", `n=$(grep -c '^fleetctl list-machines' "$T/calls"); [ "$n" -ge 2 ] || { ${fleetctlFails.split("\n").join("; ")}; }
+printf '4f1f8a3c...\t10.0.0.2\tregion=eu-central-1\n'`);
+    const start = Date.now();
+    const r = node.run(`observe_fleet_without_v2 3.6.16 404 30s`);
+    expectOk(r);
+    expect(Date.now() - start).to.be.below(10_000);
+    expect(r.stdout).to.match(/^etcd 3\.6\.16 answers HTTP 404 on \/v2\/keys, yet fleet lists machines: going on$/m);
+    expect(r.stderr).to.equal("");
+  });
+});
