@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { parseEndpointStatus, parseLeaderStats, parseMemberList } from "../../src/verifier/etcd.ts";
-import { fullFlag, parseJournal, parseMachines, parseUnits, parseVersion } from "../../src/verifier/fleet.ts";
+import { parseEndpointStatus, parseLeaderStats, parseMemberList, parseMemberListJson } from "../../src/verifier/etcd.ts";
+import { fullFlag, parseEnvironment, parseJournal, parseJournalUnix, parseMachines, parseMetadata, parseUnits, parseVersion } from "../../src/verifier/fleet.ts";
 
 // Outputs as the article shows them (addresses from its text, only parsed here, never contacted),
 // and as etcd 3.4 and fleet 1.0 print them.
@@ -60,6 +60,27 @@ describe("etcdctl output", () => {
   });
 });
 
+describe("etcdctl member list -w json", () => {
+  // Real output of etcd 3.4.23 on a Galley node; ids are uint64 beyond a double's precision.
+  const text = '{"header":{"cluster_id":17688128618915459947,"member_id":6783697541948155394,"raft_term":2},"members":[' +
+    '{"ID":6783697541948155394,"name":"infra1","peerURLs":["http://192.168.64.3:2380"],"clientURLs":["http://192.168.64.3:2379"]},' +
+    '{"ID":16387919910763369969,"peerURLs":["http://192.168.64.4:2380"]}]}';
+
+  it("reads the answering member's cluster and member ids exactly, and each member", () => {
+    const view = parseMemberListJson(text);
+    expect(view.clusterId).to.equal(17688128618915459947n.toString(16));
+    expect(view.memberId).to.equal(6783697541948155394n.toString(16));
+    expect(view.members).to.deep.equal([
+      { id: 6783697541948155394n.toString(16), name: "infra1", started: true, peerURLs: ["http://192.168.64.3:2380"], clientURLs: ["http://192.168.64.3:2379"] },
+      { id: 16387919910763369969n.toString(16), name: "", started: false, peerURLs: ["http://192.168.64.4:2380"], clientURLs: [] },
+    ]);
+  });
+
+  it("refuses output without a header, quoting it", () => {
+    expect(() => parseMemberListJson("Error: context deadline exceeded")).to.throw(/unrecognised `etcdctl member list -w json` output: Error: context deadline/);
+  });
+});
+
 describe("fleetctl output", () => {
   it("parses the article's list-machines -l", () => {
     const m = parseMachines(
@@ -91,6 +112,19 @@ describe("fleetctl output", () => {
       { host: "peer-centos7.vagrantup.com", ident: "docker", message: "Hello World" },
       { host: "infra1", ident: "docker", message: "Hello World" },
     ]);
+  });
+
+  it("parses short-unix journal lines with their time", () => {
+    expect(parseJournalUnix("1795661077.665012 infra1 docker[478]: Hello World\n-- No entries --\n")).to.deep.equal([
+      { at: 1795661077.665012, host: "infra1", ident: "docker", message: "Hello World" },
+    ]);
+  });
+
+  it("reads a unit's Environment= list and fleet metadata", () => {
+    const env = parseEnvironment('FLEET_PUBLIC_IP=192.168.64.3 FLEET_METADATA=region=eu-central-1,az=eu-central-1b "X=a b" FLEET_AGENT_TTL=30s');
+    expect(env).to.include({ FLEET_PUBLIC_IP: "192.168.64.3", FLEET_METADATA: "region=eu-central-1,az=eu-central-1b", FLEET_AGENT_TTL: "30s" });
+    expect(parseMetadata(env.FLEET_METADATA)).to.deep.equal({ region: "eu-central-1", az: "eu-central-1b" });
+    expect(parseMetadata("-")).to.deep.equal({});
   });
 
   it("knows each version's flags", () => {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { AssertionFailed } from "../../src/errors.ts";
 import type { Clock } from "../../src/util/clock.ts";
-import { FailFast, retry } from "../../src/verifier/retry.ts";
+import { eventually, FailFast, retry, TimedOut } from "../../src/verifier/retry.ts";
 
 /** A clock that advances only when slept on: retry loops run instantly and deterministically. */
 function fakeClock(): Clock & { slept: number } {
@@ -38,5 +38,26 @@ describe("retry", () => {
     }, { what: "unit", timeoutMs: 60_000, clock }).catch((e) => e);
     expect(err.message).to.equal("unit failed");
     expect(clock.slept).to.equal(0);
+  });
+
+  it("eventually returns the value of the first attempt that does not throw", async () => {
+    const clock = fakeClock();
+    let n = 0;
+    const value = await eventually(async () => {
+      if (++n < 3) throw new Error("not yet");
+      return `members after ${n} tries`;
+    }, { what: "x", timeoutMs: 10_000, intervalMs: 100, clock });
+    expect(value).to.equal("members after 3 tries");
+  });
+
+  it("eventually's timeout keeps the last assertion, diff fields included (never thrown away)", async () => {
+    const clock = fakeClock();
+    const err = await eventually(async () => {
+      expect(["infra0"], "members").to.deep.equal(["infra0", "infra1"]);
+    }, { what: "2 members", timeoutMs: 1000, intervalMs: 500, clock }).catch((e) => e);
+    expect(err).to.be.instanceOf(TimedOut);
+    expect(err.message).to.match(/^timed out after 1\.0 s waiting for 2 members; last attempt: members: expected \[ 'infra0' \] to deeply equal \[ 'infra0', 'infra1' \]/);
+    expect(err.expected).to.deep.equal(["infra0", "infra1"]);
+    expect(err.actual).to.deep.equal(["infra0"]);
   });
 });
