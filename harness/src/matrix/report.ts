@@ -49,7 +49,7 @@ export function formatTable(m: MatrixResult): string {
       // Show what a moving label (latest, 3.6) stands for; an exact label needs no echo.
       return asked && asked !== label.replace(/^v/, "") ? `${label} (${asked})` : label;
     }),
-    Object.keys(r.running ?? {}).length ? runningSummary(r.running, Object.keys(r.asked ?? {})) : "-",
+    Object.keys(r.running ?? {}).length ? runningSummary(r.running, [...axes, ...Object.keys(r.asked ?? {})]) : "-",
     ...m.columns.map((c) => show(r.columns[c]!, note)),
     r.verdict === "as expected" ? `as expected (${r.expectations!.join(", ")})` : (r.verdict ?? ""),
   ]);
@@ -81,7 +81,7 @@ export function writeReports(m: MatrixResult, jsonFile: string, junitFile: strin
     const name = cellName(r.values);
     const props = [
       ...Object.entries(r.asked ?? {}).flatMap(([a, x]) => [[`asked.${a}`, x.version ?? "unknown"], [`asked.${a}.from`, x.versionFrom]]),
-      ...Object.entries(r.running ?? {}),
+      ...Object.entries(r.running ?? {}).sort(([a], [b]) => a.localeCompare(b)),
     ].map(([k, v]) => `      <property name="${esc(k!)}" value="${esc(v!)}"/>`);
     const cases = m.columns.map((c) => {
       const col = r.columns[c]!;

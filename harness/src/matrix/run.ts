@@ -130,7 +130,7 @@ async function runCell(cell: Cell, keep: boolean): Promise<CellResult> {
     // What ran, compared with what was asked. No reported facts is no proof: the column fails.
     const properties = Object.assign({}, ...result.checks.map((c) => c.properties ?? {})) as Record<string, string>;
     const facts = new Set(parseFacts(properties).map((f) => `${f.kind}.${f.artifact}.${f.program}.${f.node}`));
-    result.running = Object.fromEntries(Object.entries(properties).filter(([k]) => facts.has(k)));
+    result.running = Object.fromEntries(Object.entries(properties).filter(([k]) => facts.has(k)).sort(([a], [b]) => a.localeCompare(b)));
     result.versionProblems = compareRunning(result.asked, properties, cell.plan.nodes.map((n) => n.name));
     if (columns[VERSIONS]?.state !== "fail") {
       columns[VERSIONS] = result.versionProblems.length ? { state: "fail", reason: oneLine(result.versionProblems) } : { state: "pass" };

@@ -84,24 +84,28 @@ export function compareRunning(asked: Record<string, Asked>, properties: Record<
       groups.set(key, g);
     };
     const exe = (f: Fact) => properties[`exe.${artifact}.${f.program}.${f.node}`];
+    const binary = (f: Fact) => `${f.program}${exe(f) ? ` (${exe(f)})` : ""}`;
     for (const f of mine) {
-      if (a.version && f.kind === "version" && normalizeVersion(f.value) !== a.version) add(`runs ${normalizeVersion(f.value)}`, f);
-      if (a.version && f.kind === "series" && series(f.value) !== series(a.version)) add(`runs the ${series(f.value)} series`, f);
+      if (a.version && f.kind === "version" && normalizeVersion(f.value) !== a.version) add(`asked:runs ${normalizeVersion(f.value)}`, f);
+      if (a.version && f.kind === "series" && series(f.value) !== series(a.version)) add(`asked:reports the ${series(f.value)} series`, f);
       if (a.version && f.kind === "module") {
         const v = moduleVersion(f.value);
-        if (v && v !== a.version) add(`runs a build of ${f.value.split(" ").slice(0, 2).join(" ")}`, f);
+        if (v && v !== a.version) add(`asked:runs a build of ${f.value.split(" ").slice(0, 2).join(" ")}`, f);
       }
       if (f.kind === "sha256") {
         const want = a.sha256[f.program];
-        if (!want) add(`runs a ${f.program}${exe(f) ? ` (${exe(f)})` : ""} that artifact ${artifact} does not provide`, f);
-        else if (f.value !== want) add(`runs a ${f.program}${exe(f) ? ` (${exe(f)})` : ""} with sha256 ${short(f.value)}, not artifact ${artifact}'s ${short(want)}`, f);
+        if (!want) add(`binary:runs ${binary(f)}, which artifact ${artifact} does not provide`, f);
+        else if (f.value !== want) add(`binary:runs ${binary(f)} with sha256 ${short(f.value)}, not artifact ${artifact}'s ${short(want)}`, f);
       }
     }
-    for (const [what, g] of groups) {
-      const verb = g.nodes.length === 1 ? what : what.replace(/^runs/, "run");
-      const asking = what.includes("sha256") || what.includes("does not provide") ? "" : `asked ${artifact} ${a.version}, `;
-      problems.push(`${asking}${list(g.nodes.sort())} ${verb}${asking ? ` (${g.programs.join(", ")})` : ""}`);
+    const who = (g: { nodes: string[] }) => (g.nodes.length === nodes.length && nodes.length > 1 ? `all ${nodes.length} nodes` : list([...g.nodes].sort()));
+    const sentence = (what: string, g: { nodes: string[] }) =>
+      `${who(g)} ${g.nodes.length === 1 ? what : what.replace(/^(runs|reports)/, (v) => v.slice(0, -1))}`;
+    const asked = [...groups].filter(([k]) => k.startsWith("asked:"));
+    if (asked.length) {
+      problems.push(`asked ${artifact} ${a.version}, ${asked.map(([k, g]) => `${sentence(k.slice(6), g)} (${g.programs.join(", ")})`).join("; ")}`);
     }
+    for (const [k, g] of groups) if (k.startsWith("binary:")) problems.push(sentence(k.slice(7), g));
   }
   return problems;
 }
