@@ -138,7 +138,7 @@ program
     writeReports(result, json, junit);
     say(formatTable(result));
     const took = opts.from ? `judged from ${opts.from}` : `in ${(result.wallMs / 1000).toFixed(0)} s (-c ${opts.concurrency}); peak memory ${(result.peakMemoryAboveBaselineBytes / 2 ** 30).toFixed(2)} GiB above the start`;
-    say(`\n${result.cells.length} cells ${took}; ${json}, ${junit}`);
+    say(`\n${result.cells.length} cell${result.cells.length === 1 ? "" : "s"} ${took}; ${json}, ${junit}`);
     if (opts.strict && result.news?.length) {
       throw new InstanceFailure("matrix", "matrix", `the matrix changed (--strict):\n${result.news.map((n) => `  ${n}`).join("\n")}`);
     }

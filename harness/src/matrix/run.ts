@@ -92,17 +92,18 @@ async function runCell(cell: Cell, keep: boolean): Promise<CellResult> {
   let inst: Instance | undefined;
   try {
     inst = await new Instance(cell.plan).open();
-    try {
-      const resolved = await Promise.all(Object.entries(cell.plan.artifacts).map(([n, s]) => resolveArtifact(n, s)));
-      for (const a of resolved) {
-        result.resolved[a.name] = a.description;
-        result.asked[a.name] = { version: a.version, versionFrom: a.versionFrom, sha256: await hashArtifact(a.dir) };
-      }
-      columns[ARTIFACTS] = { state: "pass" };
-    } catch (err) {
-      columns[ARTIFACTS] = { state: "fail", reason: reasonOf(err) };
+    // Every artifact, even when one fails: the others still say what the cell asked for.
+    const settled = await Promise.allSettled(Object.entries(cell.plan.artifacts).map(async ([n, s]) => {
+      const a = await resolveArtifact(n, s);
+      result.resolved[a.name] = a.description;
+      result.asked[a.name] = { version: a.version, versionFrom: a.versionFrom, sha256: await hashArtifact(a.dir) };
+    }));
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) {
+      columns[ARTIFACTS] = { state: "fail", reason: reasonOf(failed.reason) };
       return result;
     }
+    columns[ARTIFACTS] = { state: "pass" };
     await inst.attempt("destroy");
     const created = await inst.attempt("create");
     if (created) {

@@ -61,7 +61,7 @@ const short = (sha: string) => `${sha.slice(0, 12)}…`;
  * Every way the running programs differ from what the cell asked for, as sentences naming both sides
  * ("asked etcd 3.6.16, infra1 runs 3.4.23 (etcd, server)"); empty when every node provably runs it.
  * Proof needs, per asked artifact and node, a version and the sha256 of a running executable: a version
- * alone cannot tell the box's own etcd 3.4.23 from a 3.4.23 artifact.
+ * alone cannot tell another build of that version (a box's own package, a rebuild) from the artifact's.
  */
 export function compareRunning(asked: Record<string, Asked>, properties: Record<string, string>, nodes: string[]): string[] {
   const facts = parseFacts(properties);

@@ -8,7 +8,7 @@ describe("galley test static-debian-12", function () {
     const r = await galley(["test", "static-debian-12"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
     expect(r.stderr).to.match(/✓ converge again \(idempotence\) static-debian-12/);
-    expect(r.stderr).to.match(/8 checks passed on static-debian-12/);
+    expect(r.stderr).to.match(/10 checks passed on static-debian-12/);
     expect(r.stderr).to.match(/✓ destroy\s+static-debian-12/);
     expect(await leftovers("static-debian-12")).to.deep.equal([]);
     const list = await galley(["list", "static-debian-12", "--json"]);
@@ -21,7 +21,7 @@ describe("galley test faults-debian-12", function () {
   it("passes the fault suites (crash and reschedule, recovery, quorum, partition), then leaves nothing behind", async () => {
     const r = await galley(["test", "faults-debian-12"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
-    expect(r.stderr).to.match(/13 checks passed on faults-debian-12/);
+    expect(r.stderr).to.match(/15 checks passed on faults-debian-12/);
     expect(await leftovers("faults-debian-12")).to.deep.equal([]);
   });
 });
