@@ -98,6 +98,7 @@ export function parseModInfo(text: string): Omit<BuildInfo, "goVersion"> {
 /** The module a binary was built from (main module, else the dep providing its main package) as one line. */
 export function moduleLine(info: BuildInfo | undefined): string {
   if (!info) return "(no Go build information)";
+  if (!info.path && !info.main) return "(no module information: built outside module mode)";
   const m = info.main;
   if (m?.version && m.version !== "(devel)") return [m.path, m.version, m.sum].filter(Boolean).join(" ");
   // A wrapper module (etcd-go builds `galley.invalid/etcd-wrapper/etcd` around go.etcd.io/etcd/server/v3):

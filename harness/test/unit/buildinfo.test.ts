@@ -71,6 +71,8 @@ describe("Go build information", function () {
     // A wrapper module: the module that really holds the main package is the dep its path names.
     expect(moduleLine(info)).to.equal("go.etcd.io/etcd/server/v3 v3.6.16 h1:abc=");
     expect(parseBuildInfo(Buffer.from("no go here"))).to.equal(undefined);
+    // A pre-1.18 GOPATH build (Debian bullseye's etcd 3.3.25): a header, no module text at all.
+    expect(moduleLine(parseBuildInfo(Buffer.concat([header, Buffer.alloc(64)])))).to.equal("(no module information: built outside module mode)");
     expect(moduleLine(undefined)).to.equal("(no Go build information)");
   });
 });
