@@ -5,6 +5,9 @@
 //   editing a go.mod rebuilds and nothing else does. The recipes verify what they fetch.
 // - url: a release tarball, checked against its sha256 before anything is unpacked (the article's ark).
 // - path: binaries the user already has.
+// Every artifact also says which version it is (the matrix compares that with what the nodes run): the
+// VERSION file its recipe wrote (the concrete version: the .deb's upstream version, the resolved tag),
+// else, for a path or url artifact, what its binaries say (the Go module compiled in, or `--version`).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -14,6 +17,7 @@ import { pipeline } from "node:stream/promises";
 import lockfile from "proper-lockfile";
 import { ActionFailed, UserError } from "../errors.ts";
 import type { ArtifactSpec } from "../config/schema.ts";
+import { parseBuildInfo } from "../matrix/buildinfo.ts";
 import { cacheDir } from "../util/cache.ts";
 import { track } from "../util/children.ts";
 import { task } from "../util/ui.ts";
@@ -23,6 +27,10 @@ export interface ResolvedArtifact {
   dir: string;
   /** e.g. "etcd v3.6.16" (the concrete version, after `latest` was resolved). */
   description: string;
+  /** The concrete version the artifact is ("3.6.16", without a leading v); undefined when unknown. */
+  version?: string;
+  /** Where `version` comes from ("VERSION file", "Go module of etcd", "etcd --version"), or why it is unknown. */
+  versionFrom: string;
 }
 
 function hashTree(dir: string, h = createHash("sha256"), rel = ""): ReturnType<typeof createHash> {
@@ -38,20 +46,77 @@ export async function resolveArtifact(name: string, spec: ArtifactSpec & { base:
   if (spec.source === "path") {
     const dir = path.resolve(spec.base, spec.path);
     if (!existsSync(dir)) throw new UserError(`artifact ${name}: path ${dir} does not exist`);
-    return { name, dir, description: `${name} from ${dir}` };
+    return { name, dir, description: `${name} from ${dir}`, ...(await versionOf(dir)) };
   }
   if (spec.source === "url") {
     const dir = cacheDir("artifacts", name, `url-${spec.sha256.slice(0, 16)}`);
-    return cached(name, dir, `${name} from ${spec.url}`, (out) => fetchTarball(spec.url, spec.sha256, spec.binaries, out), "fetch");
+    const fetched = await cached(name, dir, `${name} from ${spec.url}`, (out) => fetchTarball(spec.url, spec.sha256, spec.binaries, out), "fetch");
+    return { ...fetched, ...(await versionOf(dir)) };
   }
   const recipe = path.resolve(spec.base, spec.recipe);
   const version = existsSync(path.join(recipe, "resolve.sh")) ? await resolveVersion(recipe, spec.version) : spec.version;
   const key = hashTree(recipe).update(version).digest("hex").slice(0, 16);
   const dir = cacheDir("artifacts", name, `${version}-${key}`);
-  return cached(name, dir, `${name} ${version}`, (out, progress) => build(recipe, version, out, progress));
+  const built = await cached(name, dir, `${name} ${version}`, (out, progress) => build(recipe, version, out, progress));
+  return { ...built, ...(await versionOf(dir)) };
 }
 
-const inflight = new Map<string, Promise<ResolvedArtifact>>();
+const VERSION_FILE = "VERSION";
+const known = new Map<string, Promise<Pick<ResolvedArtifact, "version" | "versionFrom">>>();
+const normalize = (v: string) => v.trim().replace(/^v(?=\d)/, "").replace(/\+incompatible$/, "");
+
+/**
+ * The version an artifact folder holds: its VERSION file (what a recipe wrote, or what the owner of a
+ * path artifact states), else what its binaries say: the version of the Go module compiled into them,
+ * else the version their `--version` prints. Binaries that disagree leave it unknown, saying so.
+ */
+export function versionOf(dir: string): Promise<Pick<ResolvedArtifact, "version" | "versionFrom">> {
+  let found = known.get(dir);
+  if (!found) {
+    found = detect(dir);
+    known.set(dir, found);
+  }
+  return found;
+}
+
+async function detect(dir: string): Promise<Pick<ResolvedArtifact, "version" | "versionFrom">> {
+  const file = path.join(dir, VERSION_FILE);
+  if (existsSync(file)) {
+    const v = normalize(readFileSync(file, "utf8").split("\n")[0] ?? "");
+    return v ? { version: v, versionFrom: `${VERSION_FILE} file` } : { versionFrom: `${file} is empty` };
+  }
+  const said: { binary: string; version: string; from: string }[] = [];
+  const binaries = readdirSync(dir).filter((e) => !e.startsWith(".") && statSync(path.join(dir, e)).isFile() && (statSync(path.join(dir, e)).mode & 0o111) !== 0).sort();
+  for (const b of binaries) {
+    const main = parseBuildInfo(readFileSync(path.join(dir, b)))?.main;
+    if (main?.version && main.version !== "(devel)") {
+      said.push({ binary: b, version: normalize(main.version), from: `Go module of ${b}` });
+      continue;
+    }
+    const out = await runBinary(path.join(dir, b), ["--version"]);
+    const v = /\bversion:?\s+v?(\d+\.\d+\.\d+[^\s,]*)/i.exec(out)?.[1];
+    if (v) said.push({ binary: b, version: normalize(v), from: `${b} --version` });
+  }
+  const versions = [...new Set(said.map((s) => s.version))];
+  if (versions.length === 1) return { version: versions[0], versionFrom: said.map((s) => s.from).join(", ") };
+  if (!versions.length) return { versionFrom: `no ${VERSION_FILE} file in ${dir} and no version in its binaries (${binaries.join(", ") || "none"})` };
+  return { versionFrom: `no ${VERSION_FILE} file in ${dir}, and its binaries disagree: ${said.map((s) => `${s.binary} ${s.version}`).join(", ")}` };
+}
+
+/** Output of a binary run briefly on the host (a version query); empty when it fails or hangs. */
+function runBinary(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const child = track(spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 10_000, killSignal: "SIGKILL" }));
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b));
+    child.stderr.on("data", (b: Buffer) => (out += b));
+    child.on("error", () => resolve(""));
+    child.on("close", () => resolve(out));
+  });
+}
+
+type Built = Omit<ResolvedArtifact, "version" | "versionFrom">;
+const inflight = new Map<string, Promise<Built>>();
 
 /**
  * Runs `make` into a temporary folder once per cache entry, then renames it into place. Callers in
@@ -63,7 +128,7 @@ function cached(
   description: string,
   make: (out: string, progress: (t: string) => void) => Promise<void>,
   verb = "build",
-): Promise<ResolvedArtifact> {
+): Promise<Built> {
   let p = inflight.get(dir);
   if (!p) {
     p = buildOnce();
@@ -73,7 +138,7 @@ function cached(
   }
   return p;
 
-  async function buildOnce(): Promise<ResolvedArtifact> {
+  async function buildOnce(): Promise<Built> {
     if (existsSync(path.join(dir, ".complete"))) return { name, dir, description };
     mkdirSync(path.dirname(dir), { recursive: true });
     // proper-lockfile tracks its locks by the first argument: it must be unique per lock, not a shared folder.

@@ -1,6 +1,7 @@
 // The galley command. Parses arguments, wires the engine, and is the only place that exits:
 // 0 all passed · 10 an instance failed an action · 20 bad input or environment · 130 interrupted · 1 a bug.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { loadConfig, resolveConfigPath } from "../config/load.ts";
@@ -98,11 +99,14 @@ program
   .option("--json <file>", "results as JSON", ".galley/matrix/results.json")
   .option("--junit <file>", "results as JUnit XML", ".galley/matrix/junit.xml")
   .option("--keep", "keep each cell's instance instead of destroying it")
-  .option("--strict", "exit 10 when any cell fails (for a scheduled job that must notice a new release breaking)")
+  .option("--strict", "exit 10 when any cell changed: a failure not in matrix.expected_failures, an expected failure that passed, an expired expectation")
+  .option("--from <results.json>", "judge the cells of an earlier run against this config's expected failures, without running them")
   .option("--list", "list the cells without running them")
   .addOption(concurrency)
-  .action(async (opts: { axis: string[]; json: string; junit: string; keep?: boolean; strict?: boolean; list?: boolean; concurrency: number }) => {
-    const { runMatrix, formatTable, writeReports } = await import("../matrix/run.ts");
+  .action(async (opts: { axis: string[]; json: string; junit: string; keep?: boolean; strict?: boolean; from?: string; list?: boolean; concurrency: number }) => {
+    const { runMatrix } = await import("../matrix/run.ts");
+    const { formatTable, judge, writeReports } = await import("../matrix/report.ts");
+    const { today } = await import("../matrix/expect.ts");
     const selection: Record<string, string[]> = {};
     for (const a of opts.axis) {
       const [axis, values] = a.split("=");
@@ -112,14 +116,31 @@ program
     const loaded = loadConfig(resolveConfigPath(program.opts().config));
     const cells = planMatrix(loaded, selection);
     if (opts.list) return cells.forEach((c) => say(`${c.plan.name}  ${Object.entries(c.values).map(([a, v]) => `${a}=${v}`).join(" ")}`));
-    const result = await runMatrix(cells, { concurrency: opts.concurrency, keep: Boolean(opts.keep) });
+    const expectations = loaded.config.matrix?.expected_failures ?? [];
+    let result: import("../matrix/run.ts").MatrixResult;
+    if (opts.from) {
+      const file = path.resolve(opts.from);
+      let earlier: import("../matrix/run.ts").MatrixResult;
+      try {
+        earlier = JSON.parse(readFileSync(file, "utf8"));
+      } catch (err) {
+        throw new UserError(`--from ${file}: not a matrix results file (${(err as Error).message.split("\n")[0]})`);
+      }
+      if (!Array.isArray(earlier?.cells)) throw new UserError(`--from ${file}: not a matrix results file (no cells)`);
+      const wanted = new Set(cells.map((c) => c.plan.name));
+      result = judge({ ...earlier, cells: earlier.cells.filter((c) => wanted.has(c.instance)) }, expectations, today());
+      if (!result.cells.length) throw new UserError(`--from ${file}: none of its cells is in this matrix selection`);
+    } else {
+      result = await runMatrix(cells, { concurrency: opts.concurrency, keep: Boolean(opts.keep), expectations, day: today() });
+    }
     const json = path.resolve(loaded.root, opts.json);
     const junit = path.resolve(loaded.root, opts.junit);
     writeReports(result, json, junit);
     say(formatTable(result));
-    say(`\n${cells.length} cells in ${(result.wallMs / 1000).toFixed(0)} s (-c ${opts.concurrency}); peak memory ${(result.peakMemoryAboveBaselineBytes / 2 ** 30).toFixed(2)} GiB above the start; ${json}, ${junit}`);
-    if (opts.strict && result.cells.some((c) => Object.values(c.columns).some((col) => col.state === "fail"))) {
-      throw new InstanceFailure("matrix", "matrix", "some cells failed (--strict)");
+    const took = opts.from ? `judged from ${opts.from}` : `in ${(result.wallMs / 1000).toFixed(0)} s (-c ${opts.concurrency}); peak memory ${(result.peakMemoryAboveBaselineBytes / 2 ** 30).toFixed(2)} GiB above the start`;
+    say(`\n${result.cells.length} cell${result.cells.length === 1 ? "" : "s"} ${took}; ${json}, ${junit}`);
+    if (opts.strict && result.news?.length) {
+      throw new InstanceFailure("matrix", "matrix", `the matrix changed (--strict):\n${result.news.map((n) => `  ${n}`).join("\n")}`);
     }
   });
 

@@ -5,6 +5,8 @@ import path from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { UserError } from "../errors.ts";
+import { knownColumn, suiteTitles } from "../matrix/columns.ts";
+import { isIsoDate, STAGE_COLUMNS } from "../matrix/expect.ts";
 import { GalleyConfig } from "./schema.ts";
 
 export interface LoadedConfig {
@@ -146,6 +148,7 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
       errors.push(`${where(["matrix"], "platform")}: unknown platform ${c.matrix.platform} (platforms: ${platformNames.join(", ")})`);
     }
     for (const [axis, values] of Object.entries(c.matrix.axes)) artifacts(values, ["matrix", "axes"], axis);
+    errors.push(...checkExpectations(c, root, where));
   }
 
   c.suites.forEach((s, i) => {
@@ -166,6 +169,47 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
     }
     for (const v of [s.verifier?.suites ?? []].flat()) exists(v, ["suites", i, "verifier"], "suites");
     artifacts(s.artifacts, ["suites", i]);
+  });
+  return errors;
+}
+
+/** matrix.expected_failures: known axes and labels, columns the matrix will have, real dates. */
+function checkExpectations(c: GalleyConfig, root: string, where: (p: Path, key?: string) => string): string[] {
+  const m = c.matrix!;
+  const errors: string[] = [];
+  const axes = Object.keys(m.axes);
+  let titles: string[] | undefined;
+  const suite = c.suites.find((s) => s.name === m.suite);
+  try {
+    titles = suite ? suiteTitles(root, [suite.verifier?.suites ?? c.verifier.suites].flat()) : undefined;
+  } catch {
+    titles = undefined; // a missing suite folder is reported on its own
+  }
+  (m.expected_failures ?? []).forEach((e, i) => {
+    const at = ["matrix", "expected_failures", i];
+    for (const [axis, want] of Object.entries(e.cell)) {
+      if (!m.axes[axis]) {
+        errors.push(`${where([...at, "cell"], axis)}: unknown axis ${axis} (axes: ${axes.join(", ")})`);
+        continue;
+      }
+      const labels = Object.keys(m.axes[axis]);
+      [want].flat().forEach((label, j) => {
+        if (!labels.includes(label)) {
+          const p = Array.isArray(want) ? where([...at, "cell", axis, j]) : where([...at, "cell"], axis);
+          errors.push(`${p}: unknown ${axis} label ${label} (labels: ${labels.join(", ")})`);
+        }
+      });
+    }
+    if (titles) {
+      const cols = e.columns === undefined ? [] : [e.columns].flat();
+      cols.forEach((col, j) => {
+        if (!knownColumn(col, titles!)) {
+          const p = Array.isArray(e.columns) ? where([...at, "columns", j]) : where(at, "columns");
+          errors.push(`${p}: unknown column ${col} (columns: ${[...new Set([...STAGE_COLUMNS, ...titles!])].join(", ")})`);
+        }
+      });
+    }
+    if (e.until !== undefined && !isIsoDate(e.until)) errors.push(`${where(at, "until")}: ${e.until} is not a calendar date`);
   });
   return errors;
 }

@@ -123,10 +123,26 @@ export const SuiteConfig = z.strictObject({
  * The compatibility matrix: one suite run over every combination of artifact versions. Each axis is
  * an artifact name mapping a label (the version users talk about) to where that version comes from.
  */
+const AxisLabels = z.union([z.string(), z.array(z.string()).min(1)], {
+  message: 'expected a label or a list of labels (quote numbers: "3.6")',
+});
+
+/** A cell (and optionally columns) known to fail, like an InSpec waiver (see matrix/expect.ts). */
+export const MatrixExpectation = z.strictObject({
+  /** Axis → label(s) covered, e.g. { etcd: ["3.6", "latest"] }; axes left out match every label. */
+  cell: z.record(z.string(), AxisLabels).refine((c) => Object.keys(c).length > 0, { message: "name at least one axis" }),
+  /** Columns (stages or suites) expected to fail; without them, the cell is expected to fail somewhere. */
+  columns: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+  reason: z.string().min(1),
+  /** YYYY-MM-DD: the last day the expectation holds; after it, --strict fails naming it. */
+  until: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "expected a date written YYYY-MM-DD" }).optional(),
+});
+
 export const MatrixConfig = z.strictObject({
   suite: z.string(),
   platform: z.string().optional(),
   axes: z.record(z.string(), z.record(z.string(), ArtifactSpec)),
+  expected_failures: z.array(MatrixExpectation).optional(),
 });
 
 export const GalleyConfig = z.strictObject({

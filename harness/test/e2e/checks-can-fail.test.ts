@@ -37,7 +37,7 @@ describe("checks that can fail (a converged cluster, broken one way at a time)",
   it("passes on the healthy cluster, counting checks per suite", async () => {
     const r = await galley(["verify", instance]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/9 checks passed on static-debian-12\n {4}etcd members: 3 passed\n {4}fleet machines: 2 passed\n {4}etcd leader stats: 2 passed\n {4}test\.service: 2 passed/);
+    expect(r.stderr).to.match(/11 checks passed on static-debian-12\n {4}versions: 2 passed\n {4}etcd members: 3 passed\n {4}fleet machines: 2 passed\n {4}etcd leader stats: 2 passed\n {4}test\.service: 2 passed/);
     const report = JSON.parse(readFileSync(path.join(repo, ".galley", instance, "verify.json"), "utf8"));
     expect(report.suites).to.deep.include({ suite: "fleet machines", passed: 2, failed: 0, skipped: 0 });
     const junit = readFileSync(path.join(repo, ".galley", instance, "junit.xml"), "utf8");
@@ -100,7 +100,7 @@ describe("checks that can fail (a converged cluster, broken one way at a time)",
     for (const run of [1, 2]) {
       const r = await galley(["verify", instance]);
       expect(r.code, `verify run ${run}: ${r.stderr}`).to.equal(0);
-      expect(r.stderr).to.match(/9 checks passed on static-debian-12/);
+      expect(r.stderr).to.match(/11 checks passed on static-debian-12/);
     }
   });
 });

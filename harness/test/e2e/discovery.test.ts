@@ -8,7 +8,7 @@ describe("galley test discovery-debian-12", function () {
   it("forms the cluster through the discovery service and passes the four suites", async () => {
     const r = await galley(["test", "discovery-debian-12"]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/9 checks passed on discovery-debian-12/);
+    expect(r.stderr).to.match(/11 checks passed on discovery-debian-12/);
     expect(await leftovers("discovery-debian-12")).to.deep.equal([]);
   });
 });
@@ -24,7 +24,7 @@ describe("galley test dmz-debian-12", function () {
   it("passes the four suites and proves both the proxied path and the blocked direct path", async () => {
     const r = await galley(["test", instance, "--destroy", "never"]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/11 checks passed on dmz-debian-12/);
+    expect(r.stderr).to.match(/13 checks passed on dmz-debian-12/);
   });
 
   it("fails when a node can reach the discovery service directly (the DMZ is breached), naming the node", async () => {

@@ -8,7 +8,7 @@ describe("galley test static-debian-12", function () {
     const r = await galley(["test", "static-debian-12"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
     expect(r.stderr).to.match(/✓ converge again \(idempotence\) static-debian-12/);
-    expect(r.stderr).to.match(/9 checks passed on static-debian-12/);
+    expect(r.stderr).to.match(/11 checks passed on static-debian-12/);
     expect(r.stderr).to.match(/✓ destroy\s+static-debian-12/);
     expect(await leftovers("static-debian-12")).to.deep.equal([]);
     const list = await galley(["list", "static-debian-12", "--json"]);
@@ -26,13 +26,13 @@ describe("galley test faults-debian-12", function () {
   it("passes the fault suites (crash and reschedule, recovery, quorum, partition)", async () => {
     const r = await galley(["test", instance, "--destroy", "never"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
-    expect(r.stderr).to.match(/14 checks passed on faults-debian-12/);
+    expect(r.stderr).to.match(/16 checks passed on faults-debian-12/);
   });
 
   it("verifies the same cluster a second time: the fault suites leave nothing that breaks a rerun", async () => {
     const r = await galley(["verify", instance]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
-    expect(r.stderr).to.match(/14 checks passed on faults-debian-12/);
+    expect(r.stderr).to.match(/16 checks passed on faults-debian-12/);
   });
 
   it("fails every fault check when the faults are made harmless (GALLEY_HARMLESS_FAULTS=all), each proving its fault took effect", async () => {

@@ -15,7 +15,7 @@ describe("cluster sizes", function () {
   it("1 node: passes, and every check it cannot run is skipped with its reason", async () => {
     const r = await galley([...config, "test", "single-debian-12"]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/7 checks passed on single-debian-12, 7 skipped/);
+    expect(r.stderr).to.match(/9 checks passed on single-debian-12, 7 skipped/);
     const reasons = [...r.stderr.matchAll(/^ {4}- (.*?): skipped: (.*)$/gm)].map((m) => m[2]);
     expect([...new Set(reasons)].sort()).to.deep.equal([
       "a majority must remain after cutting one member off: needs at least 3 members",
@@ -30,7 +30,7 @@ describe("cluster sizes", function () {
   it("5 nodes: the four suites and the fault suites pass, nothing skipped", async () => {
     const r = await galley([...config, "test", "five-debian-12"]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/14 checks passed on five-debian-12\n/);
+    expect(r.stderr).to.match(/16 checks passed on five-debian-12\n/);
     expect(await leftovers("five-debian-12")).to.deep.equal([]);
   });
 
@@ -38,7 +38,7 @@ describe("cluster sizes", function () {
     it(`${n} nodes: the four suites pass`, async () => {
       const r = await galley([...config, "test", `${name}-debian-12`]);
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stderr).to.match(new RegExp(`9 checks passed on ${name}-debian-12\\n`));
+      expect(r.stderr).to.match(new RegExp(`11 checks passed on ${name}-debian-12\\n`));
       expect(await leftovers(`${name}-debian-12`)).to.deep.equal([]);
     });
   }

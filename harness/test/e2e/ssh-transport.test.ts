@@ -14,7 +14,7 @@ describe("the ssh transport", function () {
   it("converges and verifies the fleet cluster over SSH", async () => {
     const r = await galley([...config, "test", "over-ssh-debian-12", "--destroy", "never"]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/9 checks passed on over-ssh-debian-12/);
+    expect(r.stderr).to.match(/11 checks passed on over-ssh-debian-12/);
   });
 
   it("galley exec runs on every node over SSH and reports each node's output and the worst exit code", async () => {
