@@ -4,7 +4,7 @@
 // (see harness/src/matrix/versions.ts), so `galley matrix` can compare them with what each cell asked
 // for; here, each daemon and client must be the binary of its configured artifact.
 import { expect } from "chai";
-import { attach, report, retry, type Cluster, type Node } from "galley/verifier";
+import { attach, report, retry, skipIf, type Cluster, type Node } from "galley/verifier";
 import { factName, probeCommand, probeUnit, type FactKind, type Probe } from "galley/matrix";
 import { ports } from "./expected.ts";
 
@@ -63,7 +63,7 @@ describe("versions", function () {
 
   it("each etcd and fleet program a node runs is the binary of its configured artifact (sha256 of the running executable)", async function () {
     const configured = PROGRAMS.filter((p) => cluster.plan.artifacts[p.artifact]);
-    if (!configured.length) this.skip(); // the box's own packages: nothing configured to compare with
+    skipIf(this, !configured.length, "no etcd or fleet artifact is configured: the box's own packages have no artifact to compare with");
     expect([...probes.keys()].sort(), "nodes probed by the previous check").to.deep.equal(cluster.nodes.map((n) => n.name).sort());
     const differ: string[] = [];
     await cluster.each(async (node) => {
