@@ -51,7 +51,10 @@ export function galley(args: string[], opts: CliOptions = {}): Promise<CliResult
   });
 }
 
-/** Everything labelled for an instance (or any Galley instance) that still exists. */
+/**
+ * Everything labelled for an instance (or any Galley instance) that still exists, except what another
+ * checkout made (its galley.project is none of this checkout's config folders).
+ */
 export async function leftovers(instance?: string): Promise<string[]> {
   const d = new Docker();
   const filters = { label: [instance ? `galley.instance=${instance}` : "galley.instance"] };
@@ -60,11 +63,26 @@ export async function leftovers(instance?: string): Promise<string[]> {
     d.listNetworks({ filters }),
     d.listVolumes({ filters }),
   ]);
+  const ours = new Set(checkoutProjects());
+  const mine = (labels?: Record<string, string>) => !labels?.[PROJECT] || ours.has(labels[PROJECT]);
   return [
-    ...containers.map((c) => `container ${c.Names[0]}`),
-    ...networks.map((n) => `network ${n.Name}`),
-    ...(volumes.Volumes ?? []).map((v) => `volume ${v.Name}`),
+    ...containers.filter((c) => mine(c.Labels)).map((c) => `container ${c.Names[0]}`),
+    ...networks.filter((n) => mine(n.Labels)).map((n) => `network ${n.Name}`),
+    ...(volumes.Volumes ?? []).filter((v) => mine(v.Labels)).map((v) => `volume ${v.Name}`),
   ];
+}
+
+/** Project ids of every config folder in this checkout (galley.yml at the top, fixtures/ssh, fixtures/broken, …). */
+export function checkoutProjects(extraDirs: string[] = []): string[] {
+  const dirs = [...extraDirs];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory() && !["node_modules", ".git", ".galley", ".scratch"].includes(e.name)) walk(path.join(dir, e.name));
+      else if (e.isFile() && e.name === "galley.yml") dirs.push(dir);
+    }
+  };
+  walk(repo);
+  return dirs.map(projectId);
 }
 
 // ---- Host snapshots: everything, unfiltered ----
@@ -114,12 +132,13 @@ export async function hostSnapshot(): Promise<HostSnapshot> {
 
 /**
  * What exists in `after` and did not in `before`, one line per resource. Nothing is filtered except
- * what provably belongs to another checkout (a galley.project label not in `projects`, or a cgroup of a
- * container such a checkout made): in CI, where nothing else runs, this is the strict, unfiltered diff.
+ * what provably belongs to another checkout (a galley.project label that is none of this checkout's
+ * config folders nor `configDirs`, or a cgroup of a container such a checkout made): in CI, where
+ * nothing else runs, this is the strict, unfiltered diff.
  * `seen` are snapshots taken in between (they remember whose inner containers existed meanwhile).
  */
-export function diffSnapshots(before: HostSnapshot, after: HostSnapshot, o: { projects?: string[]; seen?: HostSnapshot[] } = {}): string[] {
-  const ours = new Set((o.projects ?? [repo]).map(projectId));
+export function diffSnapshots(before: HostSnapshot, after: HostSnapshot, o: { configDirs?: string[]; seen?: HostSnapshot[] } = {}): string[] {
+  const ours = new Set(checkoutProjects(o.configDirs));
   const owners = Object.assign({}, before.owners, ...(o.seen ?? []).map((s) => s.owners), after.owners) as Record<string, string>;
   const foreign = (labels: Record<string, string>) => labels[PROJECT] !== undefined && !ours.has(labels[PROJECT]);
   const foreignVolumes = new Set(after.containers.filter((c) => foreign(c.labels)).flatMap((c) => c.volumes));
@@ -153,10 +172,11 @@ export function diffSnapshots(before: HostSnapshot, after: HostSnapshot, o: { pr
 export class LeakWatch {
   private seen: HostSnapshot[] = [];
   private timer?: NodeJS.Timeout;
-  private constructor(readonly before: HostSnapshot, private projects: string[]) {}
+  private constructor(readonly before: HostSnapshot, private configDirs: string[]) {}
 
-  static async start(projects: string[] = [repo]): Promise<LeakWatch> {
-    const w = new LeakWatch(await hostSnapshot(), projects);
+  /** `configDirs`: config folders outside this checkout that the test uses (a temporary galley.yml). */
+  static async start(configDirs: string[] = []): Promise<LeakWatch> {
+    const w = new LeakWatch(await hostSnapshot(), configDirs);
     const tick = () => {
       w.timer = setTimeout(() => void hostSnapshot().then((s) => w.seen.push(s), () => {}).finally(() => w.timer && tick()), 1000);
     };
@@ -174,7 +194,7 @@ export class LeakWatch {
   async leftovers(): Promise<string[]> {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const diff = diffSnapshots(this.before, await this.note(), { projects: this.projects, seen: this.seen });
+      const diff = diffSnapshots(this.before, await this.note(), { configDirs: this.configDirs, seen: this.seen });
       const onlyProcesses = diff.length > 0 && diff.every((l) => l.startsWith("process "));
       if (!onlyProcesses || Date.now() > deadline) {
         clearTimeout(this.timer);
@@ -207,6 +227,11 @@ function safeRead(file: string): string {
   }
 }
 
+/** Processes these tests' galley runs started, or that name this checkout, that match `test`. */
+export function processesMatching(test: (p: HostSnapshot["processes"][number]) => boolean): HostSnapshot["processes"] {
+  return ourProcesses().filter(test);
+}
+
 /** Processes these tests' galley runs started (they carry the marker) or that name this checkout. */
 function ourProcesses(): HostSnapshot["processes"] {
   const out: HostSnapshot["processes"] = [];
@@ -227,11 +252,13 @@ function ourProcesses(): HostSnapshot["processes"] {
 }
 
 /** Every cgroup hierarchy mounted here ("/sys/fs/cgroup/memory", or "/sys/fs/cgroup" alone on v2). */
-export function cgroupMounts(): string[] {
+function cgroupMounts(): string[] {
   const mounts = safeRead("/proc/self/mountinfo").split("\n").flatMap((l) => {
     const [pre, post] = l.split(" - ");
     const type = post?.split(" ")[0];
-    return type === "cgroup" || type === "cgroup2" ? [pre!.split(" ")[4]!] : [];
+    const at = pre!.split(" ")[4]!;
+    // Only the host's own: containers' bind mounts of /sys/fs/cgroup show up here too, under their rootfs.
+    return (type === "cgroup" || type === "cgroup2") && (at === "/sys/fs/cgroup" || at.startsWith("/sys/fs/cgroup/")) ? [at] : [];
   });
   return [...new Set(mounts)];
 }

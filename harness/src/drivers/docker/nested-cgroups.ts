@@ -87,7 +87,9 @@ export function cgroupMounts(): string[] {
   const mounts = info.split("\n").flatMap((l) => {
     const [pre, post] = l.split(" - ");
     const type = post?.split(" ")[0];
-    return type === "cgroup" || type === "cgroup2" ? [pre!.split(" ")[4]!] : [];
+    const at = pre!.split(" ")[4]!;
+    // Only the host's own: containers' bind mounts of /sys/fs/cgroup show up here too, under their rootfs.
+    return (type === "cgroup" || type === "cgroup2") && (at === "/sys/fs/cgroup" || at.startsWith("/sys/fs/cgroup/")) ? [at] : [];
   });
   return [...new Set(mounts)];
 }
