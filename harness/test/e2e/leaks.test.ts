@@ -3,9 +3,13 @@
 // containers Docker *inside* the nodes runs (test.service's busybox), which share the host's cgroup
 // tree. And `destroy` removes an instance whatever state faults or a user left its nodes in.
 import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
-import { projectId } from "../../src/drivers/docker/labels.ts";
+import { loadBox } from "../../src/drivers/docker/box.ts";
+import { labelsFor, projectId } from "../../src/drivers/docker/labels.ts";
+import { systemdRecipe } from "../../src/drivers/docker/systemd.ts";
 import { galley, hostSnapshot, LeakWatch, repo } from "./helpers.ts";
 
 const d = new Docker();
@@ -114,5 +118,34 @@ describe("leaks: destroy whatever state the nodes are in", function () {
     if (cgroupV1) expect(await hostCgroupsOf([besideId]), "after destroy").to.deep.equal([]);
     const left = await watch.leftovers();
     expect(left, `new on the host since the test began:\n${left.join("\n")}`).to.deep.equal([]);
+  });
+});
+
+describe("leaks: every container Galley starts carries the project label", function () {
+  let cache: string;
+  const saved = process.env.GALLEY_CACHE;
+  before(() => {
+    cache = mkdtempSync(path.join(os.tmpdir(), "galley-e2e-probe-"));
+    process.env.GALLEY_CACHE = cache; // nothing probed yet: the privileged probe runs
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.GALLEY_CACHE;
+    else process.env.GALLEY_CACHE = saved;
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it("the privileged probe, so a sweep finds it if a kill leaves it", async () => {
+    const image = `galley-box/debian-12:${loadBox(path.join(repo, "boxes", "debian-12")).hash}`;
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await systemdRecipe(image, "auto", labelsFor({ instance: "static-debian-12", root: repo }, "probe"));
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const stream = await d.getEvents({ since, until, filters: { type: ["container"], event: ["create"], label: ["galley.probe"] } });
+    const events: { Actor: { Attributes: Record<string, string> } }[] = [];
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) events.push(JSON.parse(line));
+    }
+    expect(events, "probe containers created").to.not.be.empty;
+    const ours = events.filter((e) => e.Actor.Attributes["galley.project"] === projectId(repo));
+    expect(ours.map((e) => e.Actor.Attributes["galley.instance"]), "this checkout's probe, with its instance").to.deep.equal(["static-debian-12"]);
   });
 });
