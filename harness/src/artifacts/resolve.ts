@@ -20,6 +20,7 @@ import type { ArtifactSpec } from "../config/schema.ts";
 import { parseBuildInfo } from "../matrix/buildinfo.ts";
 import { cacheDir } from "../util/cache.ts";
 import { track } from "../util/children.ts";
+import { removeOnExit } from "../util/temp-dirs.ts";
 import { task } from "../util/ui.ts";
 
 export interface ResolvedArtifact {
@@ -152,13 +153,18 @@ function cached(
       if (!existsSync(path.join(dir, ".complete"))) {
         await task(`${verb} ${description} (once; cached)`, async (progress) => {
           const tmp = `${dir}.tmp-${process.pid}`;
-          rmSync(tmp, { recursive: true, force: true });
+          // We hold the lock: any other .tmp-* of this entry is a killed build's, left behind.
+          const base = path.basename(dir);
+          for (const f of readdirSync(path.dirname(dir))) if (f.startsWith(`${base}.tmp-`)) rmSync(path.join(path.dirname(dir), f), { recursive: true, force: true });
           mkdirSync(tmp, { recursive: true });
+          const forget = removeOnExit(tmp); // an interrupt exits before the catch below runs
           try {
             await make(tmp, progress);
           } catch (err) {
             rmSync(tmp, { recursive: true, force: true });
             throw err;
+          } finally {
+            forget();
           }
           writeFileSync(path.join(tmp, ".complete"), new Date().toISOString());
           rmSync(dir, { recursive: true, force: true });

@@ -229,8 +229,11 @@ program
   .command("prune")
   .description("remove every container, network and volume labelled by Galley (any project), with or without state files")
   .action(async () => {
-    const removed = await sweep();
-    say(`removed ${removed.containers} containers, ${removed.networks} networks, ${removed.volumes} volumes`);
+    const r = await sweep();
+    say(`removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.cgroups.length} leftover cgroups`);
+    if (r.failures.length) {
+      throw new GalleyError(`prune could not remove ${r.failures.length} resources:\n${r.failures.map((f) => `  ${f.resource}: ${f.reason}`).join("\n")}`);
+    }
   });
 
 // Interrupts: save every open instance's state, say how to go on, exit promptly.

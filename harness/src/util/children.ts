@@ -1,6 +1,8 @@
 // Child processes Galley started (the mocha verifier, debootstrap, build scripts): an interrupt must
-// stop them too, or an orphaned verifier keeps crashing nodes while the user runs destroy.
+// stop them too, or an orphaned verifier keeps crashing nodes while the user runs destroy. Their own
+// children too: a build script's `go build`, debootstrap's dpkg would otherwise run on, orphaned.
 import type { ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 
 const children = new Set<ChildProcess>();
 
@@ -10,6 +12,48 @@ export function track<T extends ChildProcess>(child: T): T {
   return child;
 }
 
+/**
+ * Sends `signal` to each child and SIGTERM to everything below it (a script's background jobs ignore
+ * SIGINT), parents first, so none of them starts another child after its own children were signalled.
+ */
 export function killChildren(signal: NodeJS.Signals = "SIGTERM"): void {
-  for (const c of children) c.kill(signal);
+  for (const c of children) {
+    if (c.pid === undefined) continue;
+    const below = descendantsOf(c.pid);
+    for (const [pid, sig] of [[c.pid, signal], ...below.map((p) => [p, "SIGTERM"] as const)] as const) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+/** Every process below `pid`, breadth first, from /proc (empty where there is no /proc). */
+function descendantsOf(pid: number): number[] {
+  const childrenOf = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      childrenOf.set(ppid, [...(childrenOf.get(ppid) ?? []), Number(e)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  for (let queue = [pid]; queue.length; ) {
+    const next = childrenOf.get(queue.shift()!) ?? [];
+    out.push(...next);
+    queue.push(...next);
+  }
+  return out;
 }

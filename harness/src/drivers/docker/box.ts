@@ -11,6 +11,7 @@ import { z } from "zod";
 import { EnvironmentError, UserError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
 import { track } from "../../util/children.ts";
+import { removeOnExit } from "../../util/temp-dirs.ts";
 import { task } from "../../util/ui.ts";
 import { docker } from "./client.ts";
 import { LABEL_BOX } from "./labels.ts";
@@ -157,7 +158,10 @@ async function buildBox(box: Box, progress: (t: string) => void): Promise<void> 
   const logStream = createWriteStream(logFile);
   const log = (l: string) => logStream.write(l + "\n");
   mkdirSync(cacheDir("tmp"), { recursive: true });
+  // We hold this box's build lock: any rootfs of it in tmp/ is a killed build's, left behind.
+  for (const stale of readdirSync(cacheDir("tmp")).filter((f) => f.startsWith(`box-${box.name}-`))) removeRootfs(path.join(cacheDir("tmp"), stale));
   const rootfs = mkdtempSync(path.join(cacheDir("tmp"), `box-${box.name}-`));
+  const forget = removeOnExit(rootfs, () => unmountUnder(rootfs));
   try {
     const mirror = def.mirror ?? hostDebianMirror();
     const args = [`--variant=${def.variant}`, ...(def.packages.length ? [`--include=${def.packages.join(",")}`] : []), def.distribution, rootfs];
@@ -196,9 +200,14 @@ async function buildBox(box: Box, progress: (t: string) => void): Promise<void> 
     }
   } finally {
     logStream.end();
-    unmountUnder(rootfs); // a failed debootstrap can leave proc/sys mounted in the rootfs
-    rmSync(rootfs, { recursive: true, force: true });
+    removeRootfs(rootfs);
+    forget();
   }
+}
+
+function removeRootfs(rootfs: string): void {
+  unmountUnder(rootfs); // a failed debootstrap can leave proc/sys mounted in the rootfs
+  rmSync(rootfs, { recursive: true, force: true, maxRetries: 3 });
 }
 
 function unmountUnder(dir: string): void {

@@ -15,7 +15,9 @@ import type { Progress } from "../../util/ui.ts";
 import type { Driver, NodeFaults } from "../driver.ts";
 import { ensureBox, loadBox } from "./box.ts";
 import { docker, isNotFound } from "./client.ts";
-import { labelsFor, LABEL_NODE, LABEL_ROLE, ownerFilter, resourceName, type Owner } from "./labels.ts";
+import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner } from "./labels.ts";
+import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
+import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
 import { hostConfigFor, systemdRecipe } from "./systemd.ts";
 
 export class DockerDriver implements Driver {
@@ -24,10 +26,13 @@ export class DockerDriver implements Driver {
     const box = loadBox(plan.boxDir);
     progress(`box ${box.name}`);
     const image = await ensureBox(box);
-    const recipe = await systemdRecipe(image, plan.driver.privileged);
-    // A previous run killed before it saved state may have left resources: start clean.
     const owner = ownerOf(plan);
-    await sweep(owner);
+    const recipe = await systemdRecipe(image, plan.driver.privileged, labelsFor(owner, "probe"));
+    // A previous run killed before it saved state may have left resources: start clean.
+    const leftover = await sweep(owner);
+    if (leftover.failures.length) {
+      throw new ActionFailed(`cannot start clean: a previous run's resources could not be removed:\n${failureLines(leftover.failures)}`);
+    }
     state.session = randomBytes(6).toString("hex");
     const labels = labelsFor(owner, state.session);
 
@@ -74,6 +79,8 @@ export class DockerDriver implements Driver {
         },
       });
       for (const net of rest) await d.getNetwork(net).connect({ Container: container.id, EndpointConfig: { Aliases: [name] } });
+      // Docker in the node keeps its containers' cgroups inside the node's, not beside the host's.
+      if (o.dockerVolume && sharesHostCgroups(hostConfig)) await nestInnerDockerCgroups(container);
       const entry = { container: container.id, ip: "", hostname: name };
       if (o.role === "node") state.nodes[name] = entry;
       else state.services![name] = entry;
@@ -107,7 +114,11 @@ export class DockerDriver implements Driver {
   }
 
   async destroy(plan: InstancePlan, state: InstanceState): Promise<void> {
-    await sweep(ownerOf(plan));
+    const report = await sweep(ownerOf(plan));
+    if (report.failures.length) {
+      // Everything else is gone; state keeps pointing at what is left, so login and a second destroy still work.
+      throw new ActionFailed(`could not remove ${report.failures.length === 1 ? "one resource" : `${report.failures.length} resources`} of ${plan.name}:\n${failureLines(report.failures)}`);
+    }
     rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
     delete state.sshKey;
     state.nodes = {};
@@ -201,21 +212,10 @@ export function hostAddress(subnet: string, index: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
 }
 
-/** Removes every container, network and volume labelled for the instance (or everything Galley made). */
-export async function sweep(owner?: Owner): Promise<{ containers: number; networks: number; volumes: number }> {
-  const d = await docker();
-  const filters = ownerFilter(owner);
-  const containers = await d.listContainers({ all: true, filters });
-  await Promise.all(
-    containers.map((c) =>
-      d.getContainer(c.Id).remove({ force: true, v: true }).catch((e) => {
-        if (!isNotFound(e)) throw e;
-      }),
-    ),
-  );
-  const networks = await d.listNetworks({ filters });
-  await Promise.all(networks.map((n) => d.getNetwork(n.Id).remove().catch((e) => { if (!isNotFound(e)) throw e; })));
-  const { Volumes: volumes } = await d.listVolumes({ filters });
-  await Promise.all((volumes ?? []).map((v) => d.getVolume(v.Name).remove({ force: true }).catch((e) => { if (!isNotFound(e)) throw e; })));
-  return { containers: containers.length, networks: networks.length, volumes: (volumes ?? []).length };
+/**
+ * Removes every container, network and volume labelled for the instance (or, without an owner,
+ * everything Galley made), and the host cgroups their Docker left; reports what it could not remove.
+ */
+export async function sweep(owner?: Owner): Promise<SweepReport> {
+  return sweepWith(owner, await docker());
 }

@@ -59,7 +59,8 @@ export function hostConfigFor(recipe: SystemdRecipe): SystemdHostConfig {
 
 const memo = new Map<string, Promise<SystemdRecipe>>();
 
-export async function systemdRecipe(image: string, override?: boolean | "auto"): Promise<SystemdRecipe> {
+/** `labels`: the probe container carries the caller's project and instance, so a sweep finds it if a kill leaves it. */
+export async function systemdRecipe(image: string, override: boolean | "auto" | undefined, labels: Record<string, string>): Promise<SystemdRecipe> {
   const d = await docker();
   const info = await d.info();
   const cgroupVersion: "1" | "2" = info.CgroupVersion === "2" ? "2" : "1";
@@ -69,13 +70,20 @@ export async function systemdRecipe(image: string, override?: boolean | "auto"):
   const key = `${info.ID}-${cgroupVersion}`;
   let found = memo.get(key);
   if (!found) {
-    found = probe(d, image, key, cgroupVersion, fallback);
+    found = probe(d, image, key, cgroupVersion, fallback, labels);
     memo.set(key, found);
   }
   return found;
 }
 
-async function probe(d: Docker, image: string, key: string, cgroupVersion: "1" | "2", fallback: SystemdRecipe): Promise<SystemdRecipe> {
+async function probe(
+  d: Docker,
+  image: string,
+  key: string,
+  cgroupVersion: "1" | "2",
+  fallback: SystemdRecipe,
+  labels: Record<string, string>,
+): Promise<SystemdRecipe> {
   const cacheFile = cacheDir("hosts", `${key.replace(/[^a-zA-Z0-9-]/g, "_")}.json`);
   try {
     return JSON.parse(readFileSync(cacheFile, "utf8")) as SystemdRecipe;
@@ -87,7 +95,7 @@ async function probe(d: Docker, image: string, key: string, cgroupVersion: "1" |
   const c = await d.createContainer({
     Image: image,
     Cmd: ["/bin/true"],
-    Labels: { "galley.probe": "privileged" },
+    Labels: { ...labels, "galley.probe": "privileged" },
     HostConfig: { ...hostConfigFor(privileged), AutoRemove: false },
   });
   try {
