@@ -25,6 +25,7 @@ import path from "node:path";
 import { resolveArtifact } from "../src/artifacts/resolve.ts";
 import { loadConfig } from "../src/config/load.ts";
 import { ensureBox, loadBox } from "../src/drivers/docker/box.ts";
+import { labelsFor } from "../src/drivers/docker/labels.ts";
 import { systemdRecipe } from "../src/drivers/docker/systemd.ts";
 import { planInstances } from "../src/plan/plan.ts";
 import { REMOTE_DIR } from "../src/provisioners/converge.ts";
@@ -47,7 +48,7 @@ if (Object.keys(plan.artifacts).join() !== "fleet") throw new Error(`raw-cluster
 if (Object.keys(plan.services).length) throw new Error(`raw-cluster.sh starts no services; ${INSTANCE} has: ${Object.keys(plan.services).join(", ")}`);
 const image = await ensureBox(loadBox(plan.boxDir));
 const fleet = (await resolveArtifact("fleet", plan.artifacts.fleet!)).dir;
-const recipe = await systemdRecipe(image, plan.driver.privileged);
+const recipe = await systemdRecipe(image, plan.driver.privileged, labelsFor({ instance: INSTANCE, root: repo }, "probe"));
 if (recipe.mode !== "capabilities" || recipe.cgroupVersion !== "1") {
   throw new Error(`raw-cluster.sh knows this host's docker recipe only (capabilities, cgroup v1); Galley uses ${recipe.mode}, cgroup v${recipe.cgroupVersion} here`);
 }
