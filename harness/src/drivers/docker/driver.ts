@@ -135,7 +135,10 @@ export class DockerDriver implements Driver {
       await (await container(state, node)).stop({ t: 20 });
     },
     start: async (state, node, bootTimeoutMs = 60_000) => {
-      await (await container(state, node)).start();
+      // Starting a running node is a no-op (Docker answers 304), as booting a booted machine would be.
+      await (await container(state, node)).start().catch((e) => {
+        if ((e as { statusCode?: number }).statusCode !== 304) throw e;
+      });
       await waitForBoot(state, node, bootTimeoutMs);
     },
     isolate: async (state, node) => {
