@@ -2,19 +2,16 @@
 // so, and its Hello World lines are being written NOW (a unit that printed once and then stopped is
 // not a working service), read as the article does with fleetctl journal from another node.
 import { expect } from "chai";
-import { attach, eventually, fleet, skipIf, type Cluster } from "galley/verifier";
-import { requireV2 } from "./expected.ts";
+import { eventually, skipIf, useCluster } from "galley/verifier";
+import * as fleet from "../lib/fleet.ts";
+import { requireV2, type FleetAttributes } from "../lib/expected.ts";
 
 /** test.service prints every second: its newest line may be this old. */
 const FRESH_S = 5;
 
 describe("test.service", function () {
-  let cluster: Cluster;
-  before(async () => {
-    cluster = await attach();
-  });
+  const cluster = useCluster<FleetAttributes>();
   beforeEach(() => requireV2(cluster));
-  after(() => cluster?.close());
 
   async function unitRows() {
     const node = cluster.nodes[0]!;

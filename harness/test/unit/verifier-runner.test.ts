@@ -6,10 +6,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { VerifyReport } from "../../src/verifier/results.ts";
+import type { VerifyReport } from "../../src/verifiers/results.ts";
 
 const here = import.meta.dirname;
-const runner = path.resolve(here, "../../src/verifier/run-mocha.ts");
+const runner = path.resolve(here, "../../src/verifiers/mocha/child.ts");
 
 describe("the verifier's mocha runner", function () {
   let report: VerifyReport;

@@ -1,14 +1,14 @@
 // Child process that runs an instance's verification suites with mocha. A child, not in-process: ESM
 // spec modules cannot be unloaded, and instances verify concurrently.
-// Env: GALLEY_INSTANCE, GALLEY_CONFIG, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
+// Env: GALLEY_INSTANCE, GALLEY_ATTACH, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
 // GALLEY_TIMEOUT_MS, GALLEY_REPORTER.
 // Nothing is hidden: a skip without a reason fails, and a spec file that defines no checks fails.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import Mocha from "mocha";
-import { countBySuite, type CheckResult as Result, type VerifyReport } from "./results.ts";
-import { installReportSink } from "./report.ts";
-import { skipReasonOf } from "./skip.ts";
+import { installReportSink } from "../../suite-api/report.ts";
+import { skipReasonOf } from "../../suite-api/skip.ts";
+import { countBySuite, type CheckResult as Result, type VerifyReport } from "../results.ts";
 
 const results: Result[] = [];
 const { Spec } = Mocha.reporters;
