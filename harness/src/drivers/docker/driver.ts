@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import type { BoxAddress } from "../../contracts/attach.ts";
-import { ActionFailed, BootFailed } from "../../errors.ts";
+import { ActionFailed, BootFailed, CommandFailed, commandFailure } from "../../errors.ts";
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
@@ -110,7 +110,7 @@ export class DockerDriver implements Driver {
     await Promise.all(plan.nodes.map(async (n) => {
       const conn = await new DockerExecTransport(30_000).connect({ name: n.name, ...facts.nodes[n.name]! });
       const r = await conn.exec(`install -d -m 700 /root/.ssh && echo '${pub}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys`);
-      if (r.exitCode !== 0) throw new ActionFailed(`node ${n.name}: cannot install root's SSH key: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0) throw new CommandFailed(commandFailure(n.name, "installing root's SSH key", r));
     }));
   }
 
