@@ -3,7 +3,9 @@
 import { DockerDriver } from "../drivers/docker/driver.ts";
 import type { Driver } from "../drivers/driver.ts";
 import type { InstancePlan } from "../plan/plan.ts";
+import { AnsibleProvisioner } from "../provisioners/ansible/ansible.ts";
 import type { Provisioner } from "../provisioners/provisioner.ts";
+import { PuppetProvisioner } from "../provisioners/puppet.ts";
 import { ShellProvisioner } from "../provisioners/shell.ts";
 import { transportFor } from "../transports/index.ts";
 import type { Transport } from "../transports/transport.ts";
@@ -24,11 +26,22 @@ export function driverFor(plan: InstancePlan): Driver {
   }
 }
 
+export function provisionerFor(plan: InstancePlan): Provisioner {
+  switch (plan.provisioner.name) {
+    case "shell":
+      return new ShellProvisioner();
+    case "ansible":
+      return new AnsibleProvisioner();
+    case "puppet":
+      return new PuppetProvisioner();
+  }
+}
+
 export function componentsFor(plan: InstancePlan): Components {
   return {
     driver: driverFor(plan),
     transport: transportFor(plan.transport),
-    provisioner: new ShellProvisioner(),
+    provisioner: provisionerFor(plan),
     verifier: new MochaVerifier(),
   };
 }

@@ -2,8 +2,8 @@
 // Attributes flatten to ATTR_<PATH> (etcd.enable_v2 → ATTR_ETCD_ENABLE_V2); lists join with commas.
 import path from "node:path";
 import type { Attrs } from "../config/merge.ts";
-import type { InstancePlan } from "../plan/plan.ts";
-import type { NodeFacts, Provisioner } from "./provisioner.ts";
+import type { InstancePlan, ProvisionerPlan } from "../plan/plan.ts";
+import type { NodeFacts, NodeProvisioner } from "./provisioner.ts";
 
 export function flattenAttributes(attrs: Attrs, prefix = "ATTR"): Record<string, string> {
   const out: Record<string, string> = {};
@@ -16,9 +16,14 @@ export function flattenAttributes(attrs: Attrs, prefix = "ATTR"): Record<string,
   return out;
 }
 
-export class ShellProvisioner implements Provisioner {
+function shell(plan: InstancePlan): Extract<ProvisionerPlan, { name: "shell" }> {
+  if (plan.provisioner.name !== "shell") throw new Error(`${plan.name}: the shell provisioner was given a ${plan.provisioner.name} plan`);
+  return plan.provisioner;
+}
+
+export class ShellProvisioner implements NodeProvisioner {
   source(plan: InstancePlan): string {
-    return plan.provisioner.path;
+    return shell(plan).path;
   }
 
   environment(plan: InstancePlan, { node, ip, peers }: NodeFacts, remoteDir: string): Record<string, string> {
@@ -39,11 +44,19 @@ export class ShellProvisioner implements Provisioner {
   }
 
   runCommand(plan: InstancePlan, remoteDir: string): string {
-    return `: > ${remoteDir}/changes && bash ${path.posix.join(remoteDir, "provision", plan.provisioner.script)}`;
+    return `: > ${remoteDir}/changes && bash ${path.posix.join(remoteDir, "provision", shell(plan).script)}`;
+  }
+
+  runName(plan: InstancePlan): string {
+    return shell(plan).script;
   }
 
   clusterCommand(plan: InstancePlan, remoteDir: string): string | undefined {
-    const script = plan.provisioner.clusterScript;
+    const script = shell(plan).clusterScript;
     return script ? `bash ${path.posix.join(remoteDir, "provision", script)}` : undefined;
+  }
+
+  clusterName(plan: InstancePlan): string {
+    return shell(plan).clusterScript ?? "(no cluster script)";
   }
 }

@@ -1,0 +1,200 @@
+// The Ansible provisioner: ansible-playbook runs on the host against every node at once, through an
+// inventory Galley writes from the instance (inventory.ts). Ansible's own verdict decides: Galley's
+// callback (callback/galley_events.py) records which task changed or failed on which node, so the
+// idempotence check names node and task, as Molecule does. The console gets one recap line per node;
+// the instance log gets Ansible's whole output.
+import { spawn } from "node:child_process";
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { stringify } from "yaml";
+import { ActionFailed, CommandFailed, EnvironmentError } from "../../errors.ts";
+import type { InstancePlan, ProvisionerPlan } from "../../plan/plan.ts";
+import { track } from "../../util/children.ts";
+import { lineSplitter, tail } from "../../util/lines.ts";
+import { NodesFailed } from "../converge.ts";
+import type { HostProvisioner, HostRunContext } from "../provisioner.ts";
+import { parseEvents, recapLine } from "./events.ts";
+import { inventoryFor } from "./inventory.ts";
+
+type AnsiblePlan = Extract<ProvisionerPlan, { name: "ansible" }>;
+
+const CALLBACK_DIR = path.join(import.meta.dirname, "callback");
+const INSTALL_HINT = "install it with `apt-get install -y ansible` (Debian 12: ansible-core 2.14 with the community.docker collection), or `pip install ansible` in a virtualenv on PATH";
+
+function ansible(plan: InstancePlan): AnsiblePlan {
+  if (plan.provisioner.name !== "ansible") throw new Error(`${plan.name}: the ansible provisioner was given a ${plan.provisioner.name} plan`);
+  return plan.provisioner;
+}
+
+/** Is `program` an executable on PATH? */
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? "").split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir, program), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What the host needs, said exactly, before anything runs. */
+export function checkHost(plan: InstancePlan): void {
+  if (!onPath("ansible-playbook")) {
+    throw new EnvironmentError(`${plan.name}: the ansible provisioner runs ansible-playbook on this machine, and it is not on PATH: ${INSTALL_HINT}`);
+  }
+  if (ansible(plan).requirements && !onPath("ansible-galaxy")) {
+    throw new EnvironmentError(`${plan.name}: provisioner.requirements needs ansible-galaxy, which is not on PATH: ${INSTALL_HINT}`);
+  }
+  if (plan.transport.name === "docker-exec" && !onPath("docker")) {
+    throw new EnvironmentError(`${plan.name}: Ansible's docker connection (docker-exec transport) runs the docker CLI, which is not on PATH: apt-get install -y docker.io`);
+  }
+}
+
+export class AnsibleProvisioner implements HostProvisioner {
+  readonly runsOnHost = true as const;
+
+  async run(ctx: HostRunContext): Promise<Record<string, string[]>> {
+    const { plan, log, progress } = ctx;
+    const p = ansible(plan);
+    checkHost(plan);
+    const dir = path.join(plan.stateDir, "ansible");
+    rmSync(path.join(dir, "tmp"), { recursive: true, force: true });
+    mkdirSync(path.join(dir, "tmp"), { recursive: true });
+    const inventory = path.join(dir, "inventory.yml");
+    writeFileSync(inventory, `# Written by Galley for ${plan.name} at every converge; edits are lost.\n${stringify(inventoryFor(plan, ctx.nodes, ctx.remoteDir))}`);
+    const events = path.join(dir, "events.jsonl");
+    writeFileSync(events, "");
+    const args = ["-i", inventory];
+    if (Object.keys(p.extraVars).length) {
+      const file = path.join(dir, "extra-vars.json");
+      writeFileSync(file, JSON.stringify(p.extraVars, null, 2));
+      args.push("-e", `@${file}`);
+    }
+    const env: Record<string, string> = {
+      ANSIBLE_CALLBACK_PLUGINS: CALLBACK_DIR,
+      ANSIBLE_CALLBACKS_ENABLED: "galley_events",
+      GALLEY_ANSIBLE_EVENTS: events,
+      ANSIBLE_NOCOLOR: "1",
+      ANSIBLE_FORCE_COLOR: "0",
+      ANSIBLE_RETRY_FILES_ENABLED: "0",
+      ANSIBLE_LOCAL_TEMP: path.join(dir, "tmp"),
+      // The callback lives in Galley's source tree: no __pycache__ there.
+      PYTHONDONTWRITEBYTECODE: "1",
+    };
+    if (p.requirements) Object.assign(env, await this.install(ctx, p.requirements, dir, env));
+    const playbook = path.relative(path.dirname(p.playbook), p.playbook);
+    const command = ["ansible-playbook", ...args, ...p.options, playbook];
+    progress("ansible-playbook");
+    const run = await runLogged(command, { cwd: path.dirname(p.playbook), env, timeoutMs: p.timeoutMs }, log, (l) => {
+      const m = /^(TASK|RUNNING HANDLER|PLAY) \[(.*)\]/.exec(l);
+      if (m) progress(`ansible: ${m[2]}`);
+    });
+    const result = parseEvents(readFileSync(events, "utf8"));
+    for (const r of result.recaps) {
+      ctx.say(`ansible ${recapLine(r)}`);
+      log.write("ansible", `recap ${recapLine(r)}`);
+    }
+    const name = `ansible-playbook ${playbook}`;
+    if (run.timedOut) throw new ActionFailed(`${name} timed out after ${Math.round(p.timeoutMs / 1000)} s (provisioner.timeout); last output:\n${tail(run.output, 15)}\n(full output: ${log.file})`);
+    if (result.failures.length) {
+      // One failure per node: the first task that failed there.
+      const seen = new Set<string>();
+      const failed = result.failures.filter((f) => !seen.has(f.host) && seen.add(f.host)).map((f) =>
+        new CommandFailed({ node: f.host, command: name, exitCode: run.exitCode, step: f.task, outputTail: f.unreachable ? `unreachable: ${f.said}` : f.said }));
+      if (failed.length === 1) throw failed[0];
+      throw new NodesFailed(failed, log.file);
+    }
+    if (run.exitCode !== 0) {
+      if (/connection plugin 'community\.docker\.docker' was not found/.test(run.output)) {
+        throw new EnvironmentError(`${plan.name}: Ansible has no community.docker collection (its docker connection reaches the nodes over docker-exec): ${INSTALL_HINT}`);
+      }
+      throw new ActionFailed(`${name} failed with exit code ${run.exitCode} before any task failed on a node; last output:\n${tail(run.output, 15)}\n(full output: ${log.file})`);
+    }
+    const untouched = ctx.nodes.map((n) => n.node.name).filter((n) => !result.recaps.some((r) => r.host === n));
+    if (untouched.length) {
+      throw new ActionFailed(`${name} ran no task on ${untouched.join(", ")}: no play's hosts matched (inventory groups: all, ${plan.suite.replace(/[^A-Za-z0-9_]/g, "_")} and the nodes' roles; see ${inventory})`);
+    }
+    return Object.fromEntries(ctx.nodes.map((n) => [n.node.name, result.changes[n.node.name] ?? []]));
+  }
+
+  /** Roles and collections from the requirements file, into the instance's folder (ansible-galaxy skips what is there). */
+  private async install(ctx: HostRunContext, requirements: string, dir: string, env: Record<string, string>): Promise<Record<string, string>> {
+    ctx.progress("ansible-galaxy install");
+    const roles = path.join(dir, "roles");
+    const collections = path.join(dir, "collections");
+    const file = readFileSync(requirements, "utf8");
+    const steps: [string, string[]][] = [];
+    // A file that is a plain list holds roles; a mapping may hold roles and collections.
+    if (/^roles:/m.test(file) || /^-/m.test(file)) steps.push(["roles", ["ansible-galaxy", "role", "install", "-r", requirements, "-p", roles]]);
+    if (/^collections:/m.test(file)) steps.push(["collections", ["ansible-galaxy", "collection", "install", "-r", requirements, "-p", collections]]);
+    for (const [what, command] of steps) {
+      const r = await runLogged(command, { cwd: path.dirname(requirements), env, timeoutMs: ctx.plan.provisioner.timeoutMs }, ctx.log);
+      if (r.exitCode !== 0 || r.timedOut) {
+        throw new ActionFailed(`${ctx.plan.name}: installing the ${what} of ${requirements} failed (${command.join(" ")}, exit code ${r.exitCode}); last output:\n${tail(r.output, 10)}`);
+      }
+    }
+    // Galley's folders first, then Ansible's defaults (the roles/ beside the playbook is always searched).
+    return {
+      ANSIBLE_ROLES_PATH: [roles, "~/.ansible/roles", "/usr/share/ansible/roles", "/etc/ansible/roles"].join(":"),
+      ANSIBLE_COLLECTIONS_PATH: [collections, "~/.ansible/collections", "/usr/share/ansible/collections"].join(":"),
+    };
+  }
+}
+
+interface Ran {
+  exitCode: number;
+  timedOut: boolean;
+  output: string;
+}
+
+/** Runs a host command with its output in the instance log, line by line; kills its process group on timeout. */
+function runLogged(
+  command: string[],
+  o: { cwd: string; env: Record<string, string>; timeoutMs: number },
+  log: HostRunContext["log"],
+  onLine?: (line: string) => void,
+): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    log.write("ansible", `$ (cd ${o.cwd} && ${command.join(" ")})`);
+    const start = Date.now();
+    // Its own process group: a timeout ends ansible-playbook and every ssh or docker exec it started.
+    const child = track(spawn(command[0]!, command.slice(1), { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"], detached: true }));
+    let output = "";
+    let timedOut = false;
+    const lines = lineSplitter((l) => {
+      log.write("ansible", l);
+      onLine?.(l);
+    });
+    const take = (b: Buffer) => {
+      output += b.toString();
+      if (output.length > 1_000_000) output = output.slice(-500_000);
+      lines.push(b.toString());
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        /* already gone */
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill("SIGTERM");
+      setTimeout(() => kill("SIGKILL"), 5_000).unref();
+    }, o.timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new EnvironmentError(`cannot run ${command[0]}: ${e.message}`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      lines.flush();
+      const exitCode = code ?? (signal ? 128 : -1);
+      log.write("ansible", `exit ${exitCode}${signal ? ` (${signal})` : ""} after ${Date.now() - start} ms`);
+      resolve({ exitCode, timedOut, output });
+    });
+  });
+}
