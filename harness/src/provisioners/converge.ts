@@ -84,7 +84,9 @@ export async function converge(ctx: ConvergeContext): Promise<void> {
       }
     }),
   );
-  ctx.record({ changes });
+  // In plan order, whichever node finished first.
+  const inOrder = (c: Record<string, string[]>) => Object.fromEntries(plan.nodes.flatMap((n) => (c[n.name] ? [[n.name, c[n.name]!]] : [])));
+  ctx.record({ changes: inOrder(changes) });
   throwFailures(results, log.file);
 
   const first = plan.nodes[0]!;
@@ -100,7 +102,7 @@ export async function converge(ctx: ConvergeContext): Promise<void> {
     const r = await run(conn, `${first.name} cluster`, `: > ${REMOTE_DIR}/cluster-changes && ${command}`, env, timeoutMs, log);
     if (r.exitCode !== 0) throw failure(`${first.name} (cluster phase)`, provisioner.clusterName(plan), r, timeoutMs);
     const reported = await conn.exec(`cat ${REMOTE_DIR}/cluster-changes 2>/dev/null || true`);
-    ctx.record({ changes: { ...changes, "(cluster)": reported.stdout.split("\n").filter(Boolean) } });
+    ctx.record({ changes: { ...inOrder(changes), "(cluster)": reported.stdout.split("\n").filter(Boolean) } });
   } finally {
     await conn.close();
   }
@@ -177,7 +179,7 @@ async function run(conn: Connection, source: string, script: string, env: Record
 
 /** The provisioning's own step markers ("--- 40-etcd") say which step was running when it failed. */
 function failure(node: string, script: string, r: ExecResult, timeoutMs: number): CommandFailed {
-  const steps = [...r.stdout.matchAll(/^--- (\S+)$/gm)];
+  const steps = [...r.stdout.matchAll(/^--- (\S.*)$/gm)];
   return new CommandFailed(commandFailure(node, script, r, { timeoutMs, step: steps.at(-1)?.[1] }));
 }
 

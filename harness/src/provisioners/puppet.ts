@@ -110,7 +110,8 @@ export class PuppetProvisioner implements NodeProvisioner {
 fi`
       : `command -v puppet >/dev/null || { echo "$GALLEY_NODE_NAME: no puppet on this node, and provisioner.install is false: bake Debian's puppet-agent into the box" >&2; exit 1; }`;
     const options = p.options.map(shellQuote).join(" ");
-    return `${install}
+    return `: > "$GALLEY_CHANGES"
+${install}
 mkdir -p ${remoteDir}/facts.d
 printf '%s\\n' "$GALLEY_FACTS" > ${remoteDir}/facts.d/galley.json
 galley_apply() {
