@@ -3,8 +3,9 @@
 // callback (callback/galley_events.py) records which task changed or failed on which node, so the
 // idempotence check names node and task, as Molecule does. The console gets one recap line per node;
 // the instance log gets Ansible's whole output.
-import { spawn } from "node:child_process";
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
 import { ActionFailed, CommandFailed, EnvironmentError } from "../../errors.ts";
@@ -12,9 +13,10 @@ import type { InstancePlan, ProvisionerPlan } from "../../plan/plan.ts";
 import { track } from "../../util/children.ts";
 import { lineSplitter, tail } from "../../util/lines.ts";
 import { NodesFailed } from "../converge.ts";
+import type { InstanceLog } from "../../util/instance-log.ts";
 import type { HostProvisioner, HostRunContext } from "../provisioner.ts";
 import { parseEvents, recapLine } from "./events.ts";
-import { inventoryFor } from "./inventory.ts";
+import { groupName, inventoryFor } from "./inventory.ts";
 
 type AnsiblePlan = Extract<ProvisionerPlan, { name: "ansible" }>;
 
@@ -82,14 +84,25 @@ export class AnsibleProvisioner implements HostProvisioner {
       // The callback lives in Galley's source tree: no __pycache__ there.
       PYTHONDONTWRITEBYTECODE: "1",
     };
-    if (p.requirements) Object.assign(env, await this.install(ctx, p.requirements, dir, env));
+    if (p.requirements) {
+      progress("ansible-galaxy install");
+      Object.assign(env, await installRequirements(p.requirements, dir, env, p.timeoutMs, log));
+    }
     const playbook = path.relative(path.dirname(p.playbook), p.playbook);
     const command = ["ansible-playbook", ...args, ...p.options, playbook];
     progress("ansible-playbook");
-    const run = await runLogged(command, { cwd: path.dirname(p.playbook), env, timeoutMs: p.timeoutMs }, log, (l) => {
-      const m = /^(TASK|RUNNING HANDLER|PLAY) \[(.*)\]/.exec(l);
-      if (m) progress(`ansible: ${m[2]}`);
-    });
+    // SSH master connections in a folder of their own (a socket path must stay short), closed after the run.
+    const masters = plan.transport.name === "ssh" ? mkdtempSync(path.join(os.tmpdir(), "galley-ssh-")) : undefined;
+    if (masters) Object.assign(env, { ANSIBLE_SSH_CONTROL_PATH_DIR: masters, ANSIBLE_SSH_CONTROL_PATH: "%(directory)s/%%C" });
+    let run: Ran;
+    try {
+      run = await runLogged(command, { cwd: path.dirname(p.playbook), env, timeoutMs: p.timeoutMs }, log, (l) => {
+        const m = /^(TASK|RUNNING HANDLER|PLAY) \[(.*)\]/.exec(l);
+        if (m) progress(`ansible: ${m[2]}`);
+      });
+    } finally {
+      if (masters) closeMasters(masters);
+    }
     const result = parseEvents(readFileSync(events, "utf8"));
     for (const r of result.recaps) {
       ctx.say(`ansible ${recapLine(r)}`);
@@ -113,33 +126,43 @@ export class AnsibleProvisioner implements HostProvisioner {
     }
     const untouched = ctx.nodes.map((n) => n.node.name).filter((n) => !result.recaps.some((r) => r.host === n));
     if (untouched.length) {
-      throw new ActionFailed(`${name} ran no task on ${untouched.join(", ")}: no play's hosts matched (inventory groups: all, ${plan.suite.replace(/[^A-Za-z0-9_]/g, "_")} and the nodes' roles; see ${inventory})`);
+      throw new ActionFailed(`${name} ran no task on ${untouched.join(", ")}: no play's hosts matched (inventory groups: all, ${groupName(plan.suite)} and the nodes' roles; see ${inventory})`);
     }
     return Object.fromEntries(ctx.nodes.map((n) => [n.node.name, result.changes[n.node.name] ?? []]));
   }
+}
 
-  /** Roles and collections from the requirements file, into the instance's folder (ansible-galaxy skips what is there). */
-  private async install(ctx: HostRunContext, requirements: string, dir: string, env: Record<string, string>): Promise<Record<string, string>> {
-    ctx.progress("ansible-galaxy install");
-    const roles = path.join(dir, "roles");
-    const collections = path.join(dir, "collections");
-    const file = readFileSync(requirements, "utf8");
-    const steps: [string, string[]][] = [];
-    // A file that is a plain list holds roles; a mapping may hold roles and collections.
-    if (/^roles:/m.test(file) || /^-/m.test(file)) steps.push(["roles", ["ansible-galaxy", "role", "install", "-r", requirements, "-p", roles]]);
-    if (/^collections:/m.test(file)) steps.push(["collections", ["ansible-galaxy", "collection", "install", "-r", requirements, "-p", collections]]);
-    for (const [what, command] of steps) {
-      const r = await runLogged(command, { cwd: path.dirname(requirements), env, timeoutMs: ctx.plan.provisioner.timeoutMs }, ctx.log);
-      if (r.exitCode !== 0 || r.timedOut) {
-        throw new ActionFailed(`${ctx.plan.name}: installing the ${what} of ${requirements} failed (${command.join(" ")}, exit code ${r.exitCode}); last output:\n${tail(r.output, 10)}`);
-      }
+/**
+ * Roles and collections from a requirements file, into `dir` (ansible-galaxy skips what is there).
+ * Returns the search paths that put them first, before Ansible's defaults (roles/ beside the playbook
+ * is always searched).
+ */
+export async function installRequirements(requirements: string, dir: string, env: Record<string, string>, timeoutMs: number, log: InstanceLog): Promise<Record<string, string>> {
+  const roles = path.join(dir, "roles");
+  const collections = path.join(dir, "collections");
+  const file = readFileSync(requirements, "utf8");
+  const steps: [string, string[]][] = [];
+  // A plain list holds roles; a mapping may hold roles and collections.
+  if (/^roles:/m.test(file) || /^-/m.test(file)) steps.push(["roles", ["ansible-galaxy", "role", "install", "-r", requirements, "-p", roles]]);
+  if (/^collections:/m.test(file)) steps.push(["collections", ["ansible-galaxy", "collection", "install", "-r", requirements, "-p", collections]]);
+  for (const [what, command] of steps) {
+    const r = await runLogged(command, { cwd: path.dirname(requirements), env, timeoutMs }, log);
+    if (r.exitCode !== 0 || r.timedOut) {
+      throw new ActionFailed(`installing the ${what} of ${requirements} failed (${command.join(" ")}, exit code ${r.exitCode}); last output:\n${tail(r.output, 10)}`);
     }
-    // Galley's folders first, then Ansible's defaults (the roles/ beside the playbook is always searched).
-    return {
-      ANSIBLE_ROLES_PATH: [roles, "~/.ansible/roles", "/usr/share/ansible/roles", "/etc/ansible/roles"].join(":"),
-      ANSIBLE_COLLECTIONS_PATH: [collections, "~/.ansible/collections", "/usr/share/ansible/collections"].join(":"),
-    };
   }
+  return {
+    ANSIBLE_ROLES_PATH: [roles, "~/.ansible/roles", "/usr/share/ansible/roles", "/etc/ansible/roles"].join(":"),
+    ANSIBLE_COLLECTIONS_PATH: [collections, "~/.ansible/collections", "/usr/share/ansible/collections"].join(":"),
+  };
+}
+
+/** Ends every SSH master connection ansible-playbook left in `dir`, then removes the folder. */
+function closeMasters(dir: string): void {
+  for (const socket of readdirSync(dir)) {
+    spawnSync("ssh", ["-o", `ControlPath=${path.join(dir, socket)}`, "-O", "exit", "galley-node"], { stdio: "ignore", timeout: 10_000 });
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 interface Ran {
@@ -152,7 +175,7 @@ interface Ran {
 function runLogged(
   command: string[],
   o: { cwd: string; env: Record<string, string>; timeoutMs: number },
-  log: HostRunContext["log"],
+  log: InstanceLog,
   onLine?: (line: string) => void,
 ): Promise<Ran> {
   return new Promise((resolve, reject) => {

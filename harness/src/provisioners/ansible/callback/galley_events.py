@@ -57,8 +57,8 @@ class CallbackModule(CallbackBase):
     @staticmethod
     def _said(r):
         """What a failed result said: its message and output, or those of its first failed loop item."""
-        items = [i for i in r.get("results") or [] if isinstance(i, dict) and i.get("failed")]
-        src = items[0] if not r.get("msg") and items else r
+        items = [i for i in r.get("results") or [] if isinstance(i, dict) and (i.get("failed") or i.get("unreachable"))]
+        src = items[0] if items else r
         return {
             "msg": _text(src.get("msg")),
             "stdout": _text(src.get("stdout")),
