@@ -3,7 +3,7 @@
 // and Puppet's wrapper (real bash, a stub puppet). The end-to-end runs are in e2e/provisioners.test.ts.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig, parseConfig } from "../../src/config/load.ts";
@@ -240,13 +240,15 @@ describe("ansible requirements (real ansible-galaxy, local sources: Galaxy canno
 });
 
 describe("puppet apply's wrapper (bash, with a stub puppet)", () => {
-  const plan = planOf("fixtures/puppet/galley.yml", "static-puppet-debian-12");
+  // The sandbox goes to a scratch folder, not the instance's .galley folder.
+  const plan = { ...planOf("fixtures/puppet/galley.yml", "static-puppet-debian-12"), stateDir: mkdtempSync(path.join(os.tmpdir(), "galley-puppet-state-")) };
   const puppet = new PuppetProvisioner();
   const facts = { node: plan.nodes[1]!, ip: "10.0.0.3", peers: { infra0: "10.0.0.2", infra1: "10.0.0.3", infra2: "10.0.0.4" } };
 
   /** Runs the node command with a `puppet` that prints `output` and exits `code`; returns what it left. */
   function apply(output: string, code: number) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "galley-puppet-"));
+    cpSync(puppet.source(plan), path.join(dir, "provision"), { recursive: true });
     mkdirSync(path.join(dir, "bin"));
     writeFileSync(path.join(dir, "bin", "puppet"), `#!/bin/bash\necho "$@" > ${dir}/args\ncat <<'OUT'\n${output}\nOUT\nexit ${code}\n`);
     chmodSync(path.join(dir, "bin", "puppet"), 0o755);
