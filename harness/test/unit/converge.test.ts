@@ -14,7 +14,8 @@ import { FakeDriver, FakeTransport, makeProject, type Journal, type Project, typ
 
 const DIR = "/var/lib/galley";
 
-describe("converge with fake boxes", () => {
+describe("converge with fake boxes", function () {
+  this.timeout(5_000); // in memory: a hang is a failure, not a wait
   let project: Project;
   let journal: Journal;
   let transport: FakeTransport;
@@ -24,13 +25,13 @@ describe("converge with fake boxes", () => {
   let artifacts: string;
 
   beforeEach(() => {
-    artifacts = mkdtempSync(path.join(os.tmpdir(), "galley-artifact-"));
+    artifacts = mkdtempSync(path.join(os.tmpdir(), "galley-fakes-artifact-"));
     for (const [name, version] of [["etcd", "3.6.16"], ["fleet", "v1.0.0"]] as const) {
       mkdirSync(path.join(artifacts, name, "bin"), { recursive: true });
       writeFileSync(path.join(artifacts, name, "VERSION"), `${version}\n`);
       writeFileSync(path.join(artifacts, name, "bin", name), "not run\n");
     }
-    keys = mkdtempSync(path.join(os.tmpdir(), "galley-keys-"));
+    keys = mkdtempSync(path.join(os.tmpdir(), "galley-fakes-keys-"));
     writeFileSync(path.join(keys, "id_rsa"), "fake key\n");
     setUp();
   });

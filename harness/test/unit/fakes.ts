@@ -52,6 +52,7 @@ export class FakeDriver implements Driver {
   readonly faults?: NodeFaults;
   readonly name: string;
   private failures = new Failures();
+  private pauses = new Map<string, () => Promise<void>>();
 
   constructor(readonly journal: Journal = [], { faults = true, name = "fake" } = {}) {
     this.name = name;
@@ -84,14 +85,31 @@ export class FakeDriver implements Driver {
     const nodes: Record<string, NodeState> = {};
     const services: Record<string, NodeState> = {};
     ctx.record({ session: "fake-session", network: { id: "net-1", name: `fake-${plan.name}` }, volumes: [] });
-    const boot = (name: string, role: FakeBox["role"], ip: string, into: Record<string, NodeState>) => {
+    const boot = async (name: string, role: FakeBox["role"], ip: string, into: Record<string, NodeState>) => {
+      await this.pauses.get(`create ${name}`)?.();
       this.failures.check(`create ${name}`);
       this.boxes.set(name, { role, running: true, isolated: false });
       into[name] = { hostname: name, ip, container: `fake-${plan.name}-${name}` };
       ctx.record({ nodes, services });
     };
-    Object.keys(plan.services).forEach((name, i) => boot(name, "service", `10.0.0.${100 + i}`, services));
-    plan.nodes.forEach((n) => boot(n.name, "node", `10.0.0.${10 + n.index}`, nodes));
+    for (const [i, name] of Object.keys(plan.services).entries()) await boot(name, "service", `10.0.0.${100 + i}`, services);
+    for (const n of plan.nodes) await boot(n.name, "node", `10.0.0.${10 + n.index}`, nodes);
+  }
+
+  /**
+   * Holds a call ("create infra1": before that box is made) until `release()`; `reached` resolves when
+   * the call arrives, so a test can act in the middle of an action (interrupt it, say).
+   */
+  pauseAt(call: string): { reached: Promise<void>; release(): void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const arrived = new Promise<void>((r) => (reached = r));
+    const until = new Promise<void>((r) => (release = r));
+    this.pauses.set(call, () => {
+      reached();
+      return until;
+    });
+    return { reached: arrived, release };
   }
 
   async destroy(_plan: InstancePlan, _state: InstanceState): Promise<void> {

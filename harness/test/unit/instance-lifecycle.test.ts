@@ -6,13 +6,15 @@ import { InstanceFailure } from "../../src/errors.ts";
 import { Instance } from "../../src/instance/instance.ts";
 import { captureStderr, check, fakeComponents, makeProject, phases, reuseOneKeyPair, written, type Fakes, type Project } from "./fakes.ts";
 
-describe("the runner with fake plugins: lifecycle", () => {
+describe("the runner with fake plugins: lifecycle", function () {
+  this.timeout(5_000); // in memory: a hang is a failure, not a wait
   let project: Project;
   let fakes: Fakes;
   let instance: Instance;
   let stderr: ReturnType<typeof captureStderr>;
 
   const setUp = (nodes = 1) => {
+    project?.remove();
     project = makeProject({ nodes });
     fakes = fakeComponents();
     instance = new Instance(project.plan, fakes, (p) => ["galley", "fault", p.name]);
@@ -183,6 +185,19 @@ describe("the runner with fake plugins: lifecycle", () => {
       expect(attach?.nodes, "the boxes are still reachable (galley login, destroy)").to.have.length(1);
       finish({ exitCode: 130 });
       await failure(run);
+    });
+
+    it("an interrupt during create keeps the boxes made so far in the state, for destroy to find", async () => {
+      setUp(2);
+      const pause = fakes.driver.pauseAt("create infra1");
+      const run = instance.transitionTo("converge");
+      await pause.reached;
+      instance.interrupted("SIGTERM");
+      const { state } = written(project.plan);
+      expect(state).to.include({ lastError: "interrupted (SIGTERM) during create", lastAttempted: "create" });
+      expect(Object.keys(state.nodes)).to.deep.equal(["infra0"]);
+      pause.release();
+      await run;
     });
 
     it("an interrupt before any action says so", () => {

@@ -3,7 +3,7 @@
 // (what suites read) says the same as the state. Also: the idempotence check, and faults recorded as
 // they are injected. In-memory plugins, no Docker.
 import { expect } from "chai";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { InstanceFailure, UserError } from "../../src/errors.ts";
 import { Instance } from "../../src/instance/instance.ts";
@@ -11,7 +11,8 @@ import { captureStderr, fakeComponents, makeProject, phases, reuseOneKeyPair, wr
 
 const TOKEN = "https://discovery.example/abc";
 
-describe("the runner with fake plugins: state", () => {
+describe("the runner with fake plugins: state", function () {
+  this.timeout(5_000); // in memory: a hang is a failure, not a wait
   let project: Project;
   let fakes: Fakes;
   let instance: Instance;
@@ -163,6 +164,13 @@ describe("the runner with fake plugins: state", () => {
         driver: { name: "fake", faults: ["crash", "stop", "start", "isolate", "rejoin"] },
         faultCommand: ["galley", "--config", project.plan.configFile, "fault", "unit-test"],
       });
+    });
+
+    it("is written again before the checks run, so a verify never reads an old or missing one", async () => {
+      await instance.transitionTo("converge");
+      rmSync(path.join(project.plan.stateDir, "attach.json"));
+      await new Instance(project.plan, fakes, () => ["galley", "fault", "from-this-process"]).transitionTo("verify");
+      expect(fakes.verifier.attachSeen[0]).to.deep.include({ faultCommand: ["galley", "fault", "from-this-process"] });
     });
 
     it("lists no fault verbs for a driver without them", async () => {

@@ -11,7 +11,8 @@ import { FakeDriver, FakeTransport, makeProject, type Project } from "./fakes.ts
 const READY_PROXY = "systemctl is-active --quiet tinyproxy";
 const READY_DISCOVERY = "curl -fs http://127.0.0.1:8087/health";
 
-describe("services with fake boxes", () => {
+describe("services with fake boxes", function () {
+  this.timeout(5_000); // in memory: a hang is a failure, not a wait
   let project: Project;
   let driver: FakeDriver;
   let control: FakeTransport;
