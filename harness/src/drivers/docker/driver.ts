@@ -14,7 +14,7 @@ import { ensureInstanceKey } from "../../util/ssh-key.ts";
 import type { Progress } from "../../util/ui.ts";
 import type { Driver, NodeFaults } from "../driver.ts";
 import { ensureBox, loadBox } from "./box.ts";
-import { docker, isNotFound } from "./client.ts";
+import { docker } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
