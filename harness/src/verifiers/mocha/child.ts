@@ -10,6 +10,10 @@ import { installReportSink } from "../../suite-api/report.ts";
 import { skipReasonOf } from "../../suite-api/skip.ts";
 import { countBySuite, type CheckResult as Result, type VerifyReport } from "../results.ts";
 
+// The engine talks to this child over IPC: when the engine dies (even by kill -9) the channel closes,
+// and a verifier left alone must not go on injecting faults into a cluster nobody watches.
+if (process.send) process.on("disconnect", () => process.exit(1));
+
 const results: Result[] = [];
 const { Spec } = Mocha.reporters;
 const { EVENT_TEST_BEGIN, EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING } = Mocha.Runner.constants;
