@@ -55,8 +55,7 @@ export interface BootFailure {
 
 export class BootFailed extends ActionFailed {
   constructor(readonly failure: BootFailure) {
-    const why = failure.status === "timeout" ? `did not finish booting within ${Math.round(failure.timeoutMs / 1000)} s` : `booted ${failure.status}`;
-    super(`node ${failure.node}: systemd ${why}. Failed units:\n${failure.units || "(none listed)"}`);
+    super(formatBootFailure(failure));
   }
 }
 
@@ -71,7 +70,7 @@ export interface UnitFailure {
 
 export class UnitFailed extends ActionFailed {
   constructor(readonly failure: UnitFailure) {
-    super(`unit ${failure.unit} on ${failure.node} is ${failure.state}; last journal lines:\n${failure.journalTail || "(none)"}`);
+    super(formatUnitFailure(failure));
   }
 }
 
@@ -79,6 +78,15 @@ export class UnitFailed extends ActionFailed {
 export function formatCommandFailure(f: CommandFailure): string {
   const why = f.exitCode === 124 && f.timeoutMs ? `timed out after ${Math.round(f.timeoutMs / 1000)} s` : `failed with exit code ${f.exitCode}`;
   return `node ${f.node}: ${f.command} ${why}${f.step ? ` (step ${f.step})` : ""}; last output:\n${f.outputTail || "(none)"}`;
+}
+
+export function formatBootFailure(f: BootFailure): string {
+  const why = f.status === "timeout" ? `did not finish booting within ${Math.round(f.timeoutMs / 1000)} s` : `booted ${f.status}`;
+  return `node ${f.node}: systemd ${why}. Failed units:\n${f.units || "(none listed)"}`;
+}
+
+export function formatUnitFailure(f: UnitFailure): string {
+  return `unit ${f.unit} on ${f.node} is ${f.state}; last journal lines:\n${f.journalTail || "(none)"}`;
 }
 
 /** The failure of a command result, as data. */
@@ -101,6 +109,15 @@ export class InstanceFailure extends GalleyError {
 /** A verification check saw the wrong thing. Carries what it saw. */
 export class AssertionFailed extends GalleyError {}
 
+/** A check's command failed on a node (`node.succeed`), or succeeded where it had to fail (`node.fail`). */
+export class NodeCommandFailed extends AssertionFailed {
+  constructor(readonly failure: CommandFailure, expectedToFail = false) {
+    super(expectedToFail
+      ? `node ${failure.node}: ${failure.command} succeeded but was expected to fail; output:\n${failure.outputTail || "(none)"}`
+      : formatCommandFailure(failure));
+  }
+}
+
 /** Another process holds the instance. */
 export class LockedError extends GalleyError {}
 
@@ -111,7 +128,7 @@ export function messageOf(err: unknown): string {
 /** The innermost data failure behind an error (through `cause` and aggregated failures), if any. */
 export function failureOf(err: unknown): CommandFailure | BootFailure | UnitFailure | undefined {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof CommandFailed || e instanceof BootFailed || e instanceof UnitFailed) return e.failure;
+    if (e instanceof CommandFailed || e instanceof NodeCommandFailed || e instanceof BootFailed || e instanceof UnitFailed) return e.failure;
     const inner = (e as { failures?: unknown[] }).failures?.map(failureOf).find(Boolean);
     if (inner) return inner;
   }

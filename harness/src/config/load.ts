@@ -88,7 +88,7 @@ function lineOf(doc: Document, lines: LineCounter, p: Path, key?: string): numbe
     if (key !== undefined && n === p.length && isMap(node)) {
       const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === key);
       const r = (pair?.key as { range?: number[] } | undefined)?.range;
-      if (r) return lines.linePos(r[0]).line;
+      if (r?.[0] !== undefined) return lines.linePos(r[0]).line;
     }
     if (isSeq(node) || isMap(node) || node.range) return lines.linePos(node.range[0]).line;
   }

@@ -2,7 +2,7 @@
 // primitive (execute, which never throws on a non-zero exit). Commands go straight to the node through
 // its transport; faults go through the engine (the driver acts, the runner records them).
 import type { BoxAddress, FaultKind } from "../contracts/attach.ts";
-import { AssertionFailed } from "../errors.ts";
+import { AssertionFailed, commandFailure, formatUnitFailure, NodeCommandFailed } from "../errors.ts";
 import type { Connection, ExecOptions, ExecResult, Transport } from "../transports/transport.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
 import { tail } from "../util/lines.ts";
@@ -53,14 +53,14 @@ export class Node<A extends object = Record<string, any>> {
   /** Runs a script that must succeed; returns its stdout. The error names node, command, exit code and output. */
   async succeed(script: string, options: ExecOptions = {}): Promise<string> {
     const r = await this.execute(script, options);
-    if (r.exitCode !== 0) throw new AssertionFailed(describe(this.name, script, r, "failed"));
+    if (r.exitCode !== 0) throw new NodeCommandFailed(commandFailure(this.name, `\`${script}\``, r));
     return r.stdout;
   }
 
   /** Runs a script that must fail; returns its combined output. */
   async fail(script: string, options: ExecOptions = {}): Promise<string> {
     const r = await this.execute(script, options);
-    if (r.exitCode === 0) throw new AssertionFailed(describe(this.name, script, r, "succeeded but was expected to fail"));
+    if (r.exitCode === 0) throw new NodeCommandFailed(commandFailure(this.name, `\`${script}\``, r), true);
     return r.stdout + r.stderr;
   }
 
@@ -98,12 +98,13 @@ export class Node<A extends object = Record<string, any>> {
         const info = await this.unitInfo(unit, ["ActiveState", "SubState"]);
         if (info.ActiveState === "active") return true;
         const journal = async () => tail((await this.execute(`journalctl -u ${unit} -n 10 --no-pager`)).stdout, 10);
+        const state = `${info.ActiveState}/${info.SubState}`;
         if (info.ActiveState === "failed") {
-          throw new FailFast(`unit ${unit} on ${this.name} failed; last journal lines:\n${await journal()}`);
+          throw new FailFast(formatUnitFailure({ node: this.name, unit, state, journalTail: await journal() }));
         }
         const jobs = await this.execute(`systemctl list-jobs --no-legend ${unit}`);
         if (info.ActiveState === "inactive" && !jobs.stdout.trim()) {
-          throw new FailFast(`unit ${unit} on ${this.name} is inactive and no job will start it; last journal lines:\n${await journal()}`);
+          throw new FailFast(formatUnitFailure({ node: this.name, unit, state: `${state} and no job will start it`, journalTail: await journal() }));
         }
         throw new AssertionFailed(`${unit} is ${info.ActiveState}/${info.SubState}${lastTry ? `; journal:\n${await journal()}` : ""}`);
       },
@@ -162,8 +163,4 @@ export class Node<A extends object = Record<string, any>> {
   async close(): Promise<void> {
     await this.resetAfter(Promise.resolve());
   }
-}
-
-function describe(node: string, script: string, r: ExecResult, what: string): string {
-  return `on ${node}: \`${script}\` ${what} (exit code ${r.exitCode}); output:\n${tail(r.stdout + "\n" + r.stderr, 12) || "(none)"}`;
 }

@@ -211,6 +211,6 @@ function removeRootfs(rootfs: string): void {
 }
 
 function unmountUnder(dir: string): void {
-  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m?.startsWith(dir + "/"));
+  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m): m is string => Boolean(m?.startsWith(dir + "/")));
   for (const m of mounts.sort().reverse()) spawnSync("umount", ["-l", m]);
 }

@@ -5,13 +5,13 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import type { BoxAddress } from "../../contracts/attach.ts";
-import { ActionFailed, BootFailed } from "../../errors.ts";
+import { ActionFailed, BootFailed, CommandFailed, commandFailure } from "../../errors.ts";
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { ensureBox, loadBox } from "./box.ts";
-import { docker, isNotFound } from "./client.ts";
+import { docker } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
@@ -110,7 +110,7 @@ export class DockerDriver implements Driver {
     await Promise.all(plan.nodes.map(async (n) => {
       const conn = await new DockerExecTransport(30_000).connect({ name: n.name, ...facts.nodes[n.name]! });
       const r = await conn.exec(`install -d -m 700 /root/.ssh && echo '${pub}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys`);
-      if (r.exitCode !== 0) throw new ActionFailed(`node ${n.name}: cannot install root's SSH key: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0) throw new CommandFailed(commandFailure(n.name, "installing root's SSH key", r));
     }));
   }
 
