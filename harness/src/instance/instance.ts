@@ -293,6 +293,8 @@ export class Instance {
     });
     const results = report.checks;
     this.lastVerify = results;
+    // A verifier that ran no checks proved nothing (whatever verifier it is).
+    if (!results.length) throw new ActionFailed(`the ${this.components.verifier.name} verifier ran no checks on ${this.plan.name}: nothing was verified`);
     const failed = results.filter((r) => r.state === "failed");
     const passed = results.filter((r) => r.state === "passed");
     const skipped = results.filter((r) => r.state === "pending");

@@ -81,6 +81,12 @@ describe("the runner with fake plugins: lifecycle", function () {
     });
   });
 
+  it("a verifier that ran no checks fails the verify (it proved nothing)", async () => {
+    fakes.verifier.checks = [];
+    const err = await failure(instance.transitionTo("verify"));
+    expect(err.message).to.include("the fake verifier ran no checks on unit-test: nothing was verified");
+  });
+
   describe("destroy policies on a failing instance", () => {
     beforeEach(() => {
       fakes.verifier.checks = [check("members agree"), check("three members", "failed", { error: "expected 3 members, saw 2" })];
