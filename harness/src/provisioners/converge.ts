@@ -116,8 +116,9 @@ type Resolved = Awaited<ReturnType<typeof resolveArtifact>>;
  * config must never be used silently.
  */
 async function prepareNode(conn: Connection, node: string, sshKeyDir: string, artifacts: Resolved[], source?: string): Promise<void> {
-  const r = await conn.exec(`rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh ${REMOTE_DIR}/artifacts && mkdir -p ${REMOTE_DIR}/artifacts`, { timeoutMs: 60_000 });
-  if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node, "prepare " + REMOTE_DIR, r));
+  const clean = `rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh ${REMOTE_DIR}/artifacts && mkdir -p ${REMOTE_DIR}/artifacts`;
+  const r = await conn.exec(clean, { timeoutMs: 60_000 });
+  if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node, clean, r));
   if (source) await conn.upload(source, `${REMOTE_DIR}/provision`);
   await conn.upload(sshKeyDir, `${REMOTE_DIR}/ssh`);
   for (const a of artifacts) await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);

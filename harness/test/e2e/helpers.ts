@@ -178,7 +178,8 @@ export class LeakWatch {
   static async start(configDirs: string[] = []): Promise<LeakWatch> {
     const w = new LeakWatch(await hostSnapshot(), configDirs);
     const tick = () => {
-      w.timer = setTimeout(() => void hostSnapshot().then((s) => w.seen.push(s), () => {}).finally(() => w.timer && tick()), 1000);
+      // unref: a test that fails before leftovers() must not keep mocha alive.
+      w.timer = setTimeout(() => void hostSnapshot().then((s) => w.seen.push(s), () => {}).finally(() => w.timer && tick()), 1000).unref();
     };
     tick();
     return w;

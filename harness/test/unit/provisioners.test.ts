@@ -13,9 +13,11 @@ import { planInstances, type InstancePlan } from "../../src/plan/plan.ts";
 import { checkHost, installRequirements } from "../../src/provisioners/ansible/ansible.ts";
 import { parseEvents, recapLine } from "../../src/provisioners/ansible/events.ts";
 import { inventoryFor } from "../../src/provisioners/ansible/inventory.ts";
-import type { HostRunNode } from "../../src/provisioners/provisioner.ts";
+import { converge, type ConvergeFacts } from "../../src/provisioners/converge.ts";
+import type { HostProvisioner, HostRunContext, HostRunNode } from "../../src/provisioners/provisioner.ts";
 import { factsFor, PuppetProvisioner } from "../../src/provisioners/puppet.ts";
 import { InstanceLog } from "../../src/util/instance-log.ts";
+import { captureStderr, FakeDriver, FakeTransport, makeProject, type Journal } from "./fakes.ts";
 
 const repo = path.resolve(import.meta.dirname, "../../..");
 const planOf = (config: string, instance: string) => planInstances(loadConfig(path.join(repo, config))).find((p) => p.name === instance)!;
@@ -70,6 +72,90 @@ describe("provisioner config", () => {
     });
     expect(provisionerFor(puppet).constructor.name).to.equal("PuppetProvisioner");
     expect(provisionerFor(planOf("galley.yml", "static-debian-12")).constructor.name).to.equal("ShellProvisioner");
+  });
+});
+
+describe("the converge template with a host provisioner (Ansible's shape), on fake boxes", function () {
+  this.timeout(5_000);
+  /** Records what it was given, journals its run, and reports what a playbook would have changed. */
+  class FakeHostProvisioner implements HostProvisioner {
+    readonly runsOnHost = true as const;
+    runs: HostRunContext[] = [];
+    constructor(private journal: Journal) {}
+    async run(ctx: HostRunContext) {
+      this.runs.push(ctx);
+      this.journal.push("host run");
+      ctx.say("a recap line");
+      return { infra0: ['task "x" in play "y"'], infra1: [] };
+    }
+  }
+
+  function setUp() {
+    const artifact = mkdtempSync(path.join(os.tmpdir(), "galley-fakes-artifact-"));
+    writeFileSync(path.join(artifact, "VERSION"), "1.0.0\n");
+    const keys = mkdtempSync(path.join(os.tmpdir(), "galley-fakes-keys-"));
+    writeFileSync(path.join(keys, "id_rsa"), "fake key\n");
+    const project = makeProject({ nodes: [{ name: "infra0", attributes: { role: "leader" } }, { name: "infra1" }], artifacts: { fleet: artifact } });
+    const journal: Journal = [];
+    const transport = new FakeTransport(journal);
+    const provisioner = new FakeHostProvisioner(journal);
+    const recorded: ConvergeFacts[] = [];
+    const state = {
+      instance: project.plan.name,
+      exports: { "etcd.discovery": "http://discovery/token" },
+      nodes: Object.fromEntries(project.plan.nodes.map((n) => [n.name, { hostname: n.name, ip: `10.0.0.${10 + n.index}`, container: `c-${n.name}` }])),
+    };
+    const run = () => converge({
+      plan: project.plan,
+      state,
+      transport,
+      controlTransport: new FakeTransport(journal, "control"),
+      driver: new FakeDriver(journal),
+      provisioner,
+      sshKeyDir: keys,
+      address: (n) => ({ name: n, ...state.nodes[n]! }),
+      log: new InstanceLog(project.plan.stateDir),
+      progress: () => {},
+      record: (f) => recorded.push(f),
+    });
+    return { project, journal, transport, provisioner, recorded, run };
+  }
+
+  it("prepares every node (keys and artifacts, no provisioning folder), then runs once from the host with every node, and records its changes per node", async () => {
+    const t = setUp();
+    const console = captureStderr();
+    try {
+      await t.run();
+    } finally {
+      console.restore();
+    }
+    expect(console.text(), "its console lines").to.include("  a recap line\n");
+    expect(t.journal).to.deep.include.members([
+      "infra0$ rm -rf /var/lib/galley/provision /var/lib/galley/ssh /var/lib/galley/artifacts && mkdir -p /var/lib/galley/artifacts",
+      "infra0 upload /var/lib/galley/ssh",
+      "infra0 upload /var/lib/galley/artifacts/fleet",
+      "infra1 upload /var/lib/galley/ssh",
+    ]);
+    expect(t.journal.filter((e) => e.includes("upload /var/lib/galley/provision"))).to.deep.equal([]);
+    expect(t.journal.at(-1), "the run comes after every node is prepared").to.equal("host run");
+    expect(t.journal.filter((e) => e === "host run")).to.have.length(1);
+    const ctx = t.provisioner.runs[0]!;
+    expect(ctx.nodes.map((n) => [n.node.name, n.ip, n.address.container])).to.deep.equal([["infra0", "10.0.0.10", "c-infra0"], ["infra1", "10.0.0.11", "c-infra1"]]);
+    expect(ctx.nodes[0]!.node.attributes).to.deep.include({ role: "leader", etcd: { discovery: "http://discovery/token" } });
+    expect(ctx.nodes[0]!.peers).to.deep.equal({ infra0: "10.0.0.10", infra1: "10.0.0.11" });
+    expect(ctx.remoteDir).to.equal("/var/lib/galley");
+    expect(Object.assign({}, ...t.recorded).changes).to.deep.equal({ infra0: ['task "x" in play "y"'], infra1: [] });
+    expect(t.transport.open, "connections left open").to.equal(0);
+    t.project.remove();
+  });
+
+  it("does not run when a node cannot be prepared, and names that node", async () => {
+    const t = setUp();
+    t.transport.on("rm -rf", { exitCode: 1, stderr: "read-only file system\n" }, { node: "infra1" });
+    const err = await t.run().then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.match(/^node infra1: rm -rf .* failed with exit code 1; last output:\nread-only file system/);
+    expect(t.provisioner.runs).to.have.length(0);
+    t.project.remove();
   });
 });
 
