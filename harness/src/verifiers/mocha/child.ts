@@ -3,6 +3,8 @@
 // Env: GALLEY_INSTANCE, GALLEY_ATTACH, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
 // GALLEY_TIMEOUT_MS, GALLEY_REPORTER.
 // Nothing is hidden: a skip without a reason fails, and a spec file that defines no checks fails.
+// register.ts comes first: the specs it loads are the project's, resolved through Galley's installation.
+import "./register.ts";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import Mocha from "mocha";
