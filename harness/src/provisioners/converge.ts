@@ -74,8 +74,11 @@ export async function converge(ctx: ConvergeContext): Promise<void> {
           if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node.name, script, r));
         };
         // Artifacts too: one left by an earlier converge with another config must never be used silently.
-        await must(`rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh ${REMOTE_DIR}/artifacts && mkdir -p ${REMOTE_DIR}/artifacts`);
+        const uploads = provisioner.uploads?.(plan) ?? [];
+        const stale = ["provision", "ssh", "artifacts", ...uploads.map((u) => u.remote)].map((d) => `${REMOTE_DIR}/${d}`).join(" ");
+        await must(`rm -rf ${stale} && mkdir -p ${REMOTE_DIR}/artifacts`);
         await conn.upload(provisioner.source(plan), `${REMOTE_DIR}/provision`);
+        for (const u of uploads) await conn.upload(u.local, `${REMOTE_DIR}/${u.remote}`);
         await conn.upload(ctx.sshKeyDir, `${REMOTE_DIR}/ssh`);
         for (const a of artifacts) await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
         const env = provisioner.environment(plan, { node: withExports(node), ip: peers[node.name]!, peers }, REMOTE_DIR);
