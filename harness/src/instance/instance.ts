@@ -8,7 +8,7 @@ import { resolveArtifact } from "../artifacts/resolve.ts";
 import { attachPath, type AttachFile, type BoxAddress, type FaultKind } from "../contracts/attach.ts";
 import { deepMerge } from "../config/merge.ts";
 import { faultKindsOf, type DriverFacts } from "../drivers/driver.ts";
-import { ActionFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, UserError } from "../errors.ts";
+import { ActionFailed, ChecksFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, summaryOf, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import { converge, type ConvergeFacts } from "../provisioners/converge.ts";
 import { nestExports, serviceAddresses, setUpServices } from "../services/services.ts";
@@ -56,15 +56,20 @@ export class Instance {
     }
   }
 
-  /** Takes the instance's lock for the whole command (a second galley process gets a clear error). */
-  async open(): Promise<this> {
+  /**
+   * Takes the instance's lock for the whole command (a second galley process gets a clear error). With
+   * `command`, the instance log starts anew for it (the previous ones are kept as galley.log.1…).
+   */
+  async open(command?: string): Promise<this> {
     this.unlock = await lockInstance(this.plan.stateDir, this.plan.name);
     this.state = this.readStateOrFresh();
+    if (command) this.log.startRun(command);
     openInstances.add(this);
     return this;
   }
 
   async close(): Promise<void> {
+    this.log.flush();
     openInstances.delete(this);
     await this.unlock?.().catch(() => {});
     this.unlock = undefined;
@@ -251,7 +256,7 @@ export class Instance {
       state.lastAction = action === "destroy" ? undefined : action;
       delete state.lastError;
     } catch (err) {
-      state.lastError = `${action}: ${messageOf(err).split("\n")[0]}`;
+      state.lastError = `${action}: ${summaryOf(err)}`;
       // Bad input and a broken environment keep their own errors; anything that went wrong on the
       // instance (an action, a node that cannot be reached, a failed check) names the instance.
       if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
@@ -304,7 +309,7 @@ export class Instance {
     const skips = skipped.map((r) => `    - ${r.title}: skipped: ${r.skipReason}`).join("\n");
     if (failed.length) {
       const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
-      throw new ActionFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`);
+      throw new ChecksFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`, failed.map((r) => r.title));
     }
     line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}`);
   }
