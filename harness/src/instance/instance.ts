@@ -111,6 +111,10 @@ export class Instance {
     if (this.stateError && desired !== "destroy") throw this.stateError;
     const actions = actionsBetween(this.state.lastAction, desired);
     if (actions.includes("create") && actions.includes("converge")) this.prefetchArtifacts();
+    // Destructive suites changed the cluster last time: converge it back before checking it again.
+    if (desired === "verify" && this.state.changedBy?.length && !actions.includes("converge")) {
+      await this.run("converge", "converge (after destructive suites)");
+    }
     for (const action of actions) await this.run(action);
   }
 
@@ -210,12 +214,12 @@ export class Instance {
           case "destroy":
             await driver.destroy(plan, state);
             rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
-            for (const k of ["changes", "exports", "artifacts", "faults", "sshKey", "services", "network", "volumes", "session"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "sshKey", "services", "network", "volumes", "session", "changedBy"] as const) delete state[k];
             state.nodes = {};
             break;
           case "create": {
             // New service boxes mean new tokens: what the old ones exported is void.
-            for (const k of ["changes", "exports", "artifacts", "faults"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "changedBy"] as const) delete state[k];
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
             try {
@@ -246,6 +250,7 @@ export class Instance {
               record: (f) => this.recordConverge(f),
             });
             check?.();
+            delete state.changedBy;
             break;
           }
           case "verify":
@@ -297,6 +302,7 @@ export class Instance {
     });
     const results = report.checks;
     this.lastVerify = results;
+    if (report.destructive?.length) this.state.changedBy = report.destructive;
     const failed = results.filter((r) => r.state === "failed");
     const passed = results.filter((r) => r.state === "passed");
     const skipped = results.filter((r) => r.state === "pending");

@@ -6,7 +6,8 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { FaultReply, FaultRequest } from "../../contracts/attach.ts";
 import { ActionFailed, messageOf } from "../../errors.ts";
 import { specFiles } from "./spec-files.ts";
@@ -23,7 +24,7 @@ import type { Verifier, VerifyContext } from "../verifier.ts";
  */
 function childArgs(): string[] {
   const child = fileURLToPath(ownModule("./child.ts", import.meta.url));
-  return runningFromSources(import.meta.url) ? ["--import", import.meta.resolve("tsx"), child] : [child];
+  return runningFromSources(import.meta.url) ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, child] : [child];
 }
 
 export class MochaVerifier implements Verifier {
