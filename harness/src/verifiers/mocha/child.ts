@@ -15,7 +15,9 @@ import { countBySuite, type CheckResult as Result, type VerifyReport } from "../
 
 // The engine talks to this child over IPC: when the engine dies (even by kill -9) the channel closes,
 // and a verifier left alone must not go on injecting faults into a cluster nobody watches.
-if (process.send) process.on("disconnect", () => process.exit(1));
+// (A 'disconnect' listener keeps the channel, and so this process, alive: it is let go when the run ends.)
+let finished = false;
+if (process.send) process.on("disconnect", () => finished || process.exit(1));
 
 const results: Result[] = [];
 const { Spec } = Mocha.reporters;
@@ -81,6 +83,8 @@ mocha.run((failures) => {
   if (process.env.GALLEY_RESULTS) writeFileSync(process.env.GALLEY_RESULTS, JSON.stringify(report, null, 2));
   if (process.env.GALLEY_JUNIT) writeFileSync(process.env.GALLEY_JUNIT, junit(report));
   process.exitCode = failures || results.some((r) => r.state === "failed") ? 1 : 0;
+  finished = true;
+  if (process.connected) process.disconnect();
 });
 
 function junit(report: VerifyReport): string {
