@@ -3,7 +3,7 @@
 // any bare import the project lacks, such as chai) from Galley's installation. ES modules go through
 // resolve-hooks.ts; CommonJS (a .ts spec in a project without "type": "module" is compiled to it) through
 // the same two rules on require(). The verify child imports it first; outside Galley:
-// `mocha --require galley/register 'spec/*.spec.ts'`.
+// `mocha --require galley/register --timeout 3m 'spec/*.spec.ts'`.
 import Module, { register } from "node:module";
 import { fileURLToPath } from "node:url";
 import { ownModule, runningFromSources } from "../../util/own-modules.ts";

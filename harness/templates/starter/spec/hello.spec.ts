@@ -1,5 +1,5 @@
 // Checks the converged cluster: `npx galley verify` (or, against a converged instance,
-// `GALLEY_INSTANCE=hello-debian-12 npx mocha --require galley/register 'spec/*.spec.ts'`).
+// `GALLEY_INSTANCE=hello-debian-12 npx mocha --require galley/register --timeout 3m 'spec/*.spec.ts'`).
 import { expect } from "chai";
 import { useCluster } from "galley/verifier";
 
