@@ -13,7 +13,6 @@ import type { InstancePlan } from "../plan/plan.ts";
 import { converge, type ConvergeFacts } from "../provisioners/converge.ts";
 import { nestExports, serviceAddresses, setUpServices } from "../services/services.ts";
 import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type ActiveFault, type InstanceState } from "../state/state-file.ts";
-import { transportFor } from "../transports/index.ts";
 import { InstanceLog } from "../util/instance-log.ts";
 import { ensureInstanceKey } from "../util/ssh-key.ts";
 import { formatMs, line, task } from "../util/ui.ts";
@@ -137,7 +136,9 @@ export class Instance {
       if (policy === "always") {
         // Clean up, but report the failure that mattered, not a cleanup error on top of it.
         const cleanup = await this.attempt("destroy");
-        if (cleanup) line(`  ${this.plan.name}: destroy after the failure also failed: ${messageOf(cleanup).split("\n")[0]}`);
+        // Say why: the wrapper's first line ("destroy failed on <instance>:") would not.
+        const why = cleanup instanceof InstanceFailure && cleanup.cause ? cleanup.cause : cleanup;
+        if (cleanup) line(`  ${this.plan.name}: destroy after the failure also failed: ${messageOf(why).split("\n")[0]} (log: ${this.log.file})`);
       } else {
         line(`  ${this.plan.name} kept for inspection: galley login ${this.plan.name} · galley destroy ${this.plan.name}`);
       }
@@ -226,7 +227,7 @@ export class Instance {
               await driver.create(plan, { progress, sshKey: key.privateKey, record: (f) => this.recordBoxes(f) });
               if (Object.keys(plan.services).length) {
                 progress("setting up services");
-                await setUpServices(plan, serviceAddresses(state), transportFor({ name: driver.controlTransport, commandTimeoutMs: 300_000 }), this.log);
+                await setUpServices(plan, serviceAddresses(state), this.components.controlTransport, this.log);
               }
             } finally {
               this.save(); // boxes exist now: record them even if booting failed
@@ -240,7 +241,7 @@ export class Instance {
               plan,
               state,
               transport,
-              controlTransport: transportFor({ name: driver.controlTransport, commandTimeoutMs: 300_000 }),
+              controlTransport: this.components.controlTransport,
               driver,
               provisioner,
               sshKeyDir: key.dir,
@@ -303,6 +304,8 @@ export class Instance {
     const results = report.checks;
     this.lastVerify = results;
     if (report.destructive?.length) this.state.changedBy = report.destructive;
+    // A verifier that ran no checks proved nothing (whatever verifier it is).
+    if (!results.length) throw new ActionFailed(`the ${this.components.verifier.name} verifier ran no checks on ${this.plan.name}: nothing was verified`);
     const failed = results.filter((r) => r.state === "failed");
     const passed = results.filter((r) => r.state === "passed");
     const skipped = results.filter((r) => r.state === "pending");

@@ -46,7 +46,13 @@ export class InstanceLog {
       pending.add(this);
       if (!flushOnExit) {
         flushOnExit = true;
-        process.on("exit", () => pending.forEach((log) => log.flush()));
+        process.on("exit", () => pending.forEach((log) => {
+          try {
+            log.flush();
+          } catch {
+            /* its folder is gone (a removed project): nothing to summarise into */
+          }
+        }));
       }
       return;
     }

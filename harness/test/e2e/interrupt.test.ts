@@ -50,7 +50,7 @@ describe("interrupting galley", function () {
     let child: ChildProcess | undefined;
     const run = galley(["verify", instance], { onSpawn: (ch) => (child = ch) });
     // Interrupt once the verifier runs as galley's child.
-    const verifier = await waitFor(() => processesMatching((p) => p.cmd.includes("run-mocha.ts") && p.ppid === child?.pid)[0], 30_000);
+    const verifier = await waitFor(() => processesMatching((p) => p.cmd.includes("verifiers/mocha/child.ts") && p.ppid === child?.pid)[0], 30_000);
     child!.kill("SIGINT");
     const r = await run;
     expect(r.code, r.stderr).to.equal(130);

@@ -1,4 +1,4 @@
-// The mocha child (run-mocha.ts) that `galley verify` starts, run for real on sample specs: nothing is
+// The mocha child (verifiers/mocha/child.ts) that `galley verify` starts, run for real on sample specs: nothing is
 // hidden — a skip without a reason fails, a file without checks fails, reasons and reported facts are
 // kept, and counts per suite reach verify.json and the JUnit report.
 import { expect } from "chai";

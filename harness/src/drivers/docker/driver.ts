@@ -12,6 +12,7 @@ import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { loadBox } from "../../boxes/definition.ts";
 import { ensureBox } from "./box.ts";
+import { checkInotifyBudget } from "./host-limits.ts";
 import { docker } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
@@ -24,6 +25,7 @@ export class DockerDriver implements Driver {
 
   async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
     const d = await docker();
+    if (isLocalDaemon()) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
     const box = loadBox(plan.boxDir);
     progress(`box ${box.name}`);
     const owner = ownerOf(plan);
@@ -236,4 +238,10 @@ export function hostAddress(subnet: string, index: number): string {
  */
 export async function sweep(owner?: Scope): Promise<SweepReport> {
   return sweepWith(owner, await docker());
+}
+
+/** A daemon on this machine (a unix socket): its containers' processes are ours to count in /proc. */
+function isLocalDaemon(): boolean {
+  const host = process.env.DOCKER_HOST;
+  return !host || host.startsWith("unix://");
 }
