@@ -8,7 +8,7 @@ import { resolveArtifact } from "../artifacts/resolve.ts";
 import { attachPath, type AttachFile, type BoxAddress, type FaultKind } from "../contracts/attach.ts";
 import { deepMerge } from "../config/merge.ts";
 import { faultKindsOf, type DriverFacts } from "../drivers/driver.ts";
-import { ActionFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, UserError } from "../errors.ts";
+import { ActionFailed, ChecksFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, summaryOf, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import { converge, type ConvergeFacts } from "../provisioners/converge.ts";
 import { nestExports, serviceAddresses, setUpServices } from "../services/services.ts";
@@ -55,15 +55,20 @@ export class Instance {
     }
   }
 
-  /** Takes the instance's lock for the whole command (a second galley process gets a clear error). */
-  async open(): Promise<this> {
+  /**
+   * Takes the instance's lock for the whole command (a second galley process gets a clear error). With
+   * `command`, the instance log starts anew for it (the previous ones are kept as galley.log.1…).
+   */
+  async open(command?: string): Promise<this> {
     this.unlock = await lockInstance(this.plan.stateDir, this.plan.name);
     this.state = this.readStateOrFresh();
+    if (command) this.log.startRun(command);
     openInstances.add(this);
     return this;
   }
 
   async close(): Promise<void> {
+    this.log.flush();
     openInstances.delete(this);
     await this.unlock?.().catch(() => {});
     this.unlock = undefined;
@@ -105,6 +110,10 @@ export class Instance {
     if (this.stateError && desired !== "destroy") throw this.stateError;
     const actions = actionsBetween(this.state.lastAction, desired);
     if (actions.includes("create") && actions.includes("converge")) this.prefetchArtifacts();
+    // Destructive suites changed the cluster last time: converge it back before checking it again.
+    if (desired === "verify" && this.state.changedBy?.length && !actions.includes("converge")) {
+      await this.run("converge", "converge (after destructive suites)");
+    }
     for (const action of actions) await this.run(action);
   }
 
@@ -206,12 +215,12 @@ export class Instance {
           case "destroy":
             await driver.destroy(plan, state);
             rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
-            for (const k of ["changes", "exports", "artifacts", "faults", "sshKey", "services", "network", "volumes", "session"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "sshKey", "services", "network", "volumes", "session", "changedBy"] as const) delete state[k];
             state.nodes = {};
             break;
           case "create": {
             // New service boxes mean new tokens: what the old ones exported is void.
-            for (const k of ["changes", "exports", "artifacts", "faults"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "changedBy"] as const) delete state[k];
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
             try {
@@ -242,6 +251,7 @@ export class Instance {
               record: (f) => this.recordConverge(f),
             });
             check?.();
+            delete state.changedBy;
             break;
           }
           case "verify":
@@ -252,7 +262,7 @@ export class Instance {
       state.lastAction = action === "destroy" ? undefined : action;
       delete state.lastError;
     } catch (err) {
-      state.lastError = `${action}: ${messageOf(err).split("\n")[0]}`;
+      state.lastError = `${action}: ${summaryOf(err)}`;
       // Bad input and a broken environment keep their own errors; anything that went wrong on the
       // instance (an action, a node that cannot be reached, a failed check) names the instance.
       if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
@@ -293,6 +303,7 @@ export class Instance {
     });
     const results = report.checks;
     this.lastVerify = results;
+    if (report.destructive?.length) this.state.changedBy = report.destructive;
     // A verifier that ran no checks proved nothing (whatever verifier it is).
     if (!results.length) throw new ActionFailed(`the ${this.components.verifier.name} verifier ran no checks on ${this.plan.name}: nothing was verified`);
     const failed = results.filter((r) => r.state === "failed");
@@ -307,7 +318,7 @@ export class Instance {
     const skips = skipped.map((r) => `    - ${r.title}: skipped: ${r.skipReason}`).join("\n");
     if (failed.length) {
       const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
-      throw new ActionFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`);
+      throw new ChecksFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`, failed.map((r) => r.title));
     }
     line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}`);
   }

@@ -18,6 +18,7 @@ import type { InstanceLog } from "../util/instance-log.ts";
 import { lineSplitter } from "../util/lines.ts";
 import { line, type Progress } from "../util/ui.ts";
 import { runsOnHost, type HostProvisioner, type Provisioner } from "./provisioner.ts";
+import { unitEvidence, unitsNamedIn } from "./unit-evidence.ts";
 
 export const REMOTE_DIR = "/var/lib/galley";
 
@@ -72,10 +73,10 @@ export async function converge(ctx: ConvergeContext): Promise<void> {
     plan.nodes.map(async (node) => {
       const conn = await transport.connect(ctx.address(node.name));
       try {
-        await prepareNode(conn, node.name, ctx.sshKeyDir, artifacts, provisioner.source(plan));
+        await prepareNode(conn, node.name, ctx.sshKeyDir, artifacts, provisioner.source(plan), provisioner.uploads?.(plan) ?? []);
         const env = provisioner.environment(plan, { node: withExports(node), ip: peers[node.name]!, peers }, REMOTE_DIR);
         const r = await run(conn, node.name, provisioner.runCommand(plan, REMOTE_DIR), env, timeoutMs, log);
-        if (r.exitCode !== 0) throw failure(node.name, provisioner.runName(plan), r, timeoutMs);
+        if (r.exitCode !== 0) throw await failure(conn, node.name, node.name, provisioner.runName(plan), r, timeoutMs);
         const reported = await conn.exec(`cat ${REMOTE_DIR}/changes 2>/dev/null || true`);
         changes[node.name] = reported.stdout.split("\n").filter(Boolean);
         progress(`provisioned ${++done}/${plan.nodes.length} nodes`);
@@ -100,7 +101,7 @@ export async function converge(ctx: ConvergeContext): Promise<void> {
       GALLEY_CHANGES: `${REMOTE_DIR}/cluster-changes`,
     };
     const r = await run(conn, `${first.name} cluster`, `: > ${REMOTE_DIR}/cluster-changes && ${command}`, env, timeoutMs, log);
-    if (r.exitCode !== 0) throw failure(`${first.name} (cluster phase)`, provisioner.clusterName(plan), r, timeoutMs);
+    if (r.exitCode !== 0) throw await failure(conn, first.name, `${first.name} (cluster phase)`, provisioner.clusterName(plan), r, timeoutMs);
     const reported = await conn.exec(`cat ${REMOTE_DIR}/cluster-changes 2>/dev/null || true`);
     ctx.record({ changes: { ...inOrder(changes), "(cluster)": reported.stdout.split("\n").filter(Boolean) } });
   } finally {
@@ -112,14 +113,23 @@ type Resolved = Awaited<ReturnType<typeof resolveArtifact>>;
 
 /**
  * What every provisioner finds on a node: the instance's key pair, the artifacts and (for a node
- * provisioner) its folder. Artifacts too are replaced: one left by an earlier converge with another
- * config must never be used silently.
+ * provisioner) its folder and other uploads (the shell provisioner's helper library). Artifacts too
+ * are replaced: one left by an earlier converge with another config must never be used silently.
  */
-async function prepareNode(conn: Connection, node: string, sshKeyDir: string, artifacts: Resolved[], source?: string): Promise<void> {
-  const clean = `rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh ${REMOTE_DIR}/artifacts && mkdir -p ${REMOTE_DIR}/artifacts`;
+async function prepareNode(
+  conn: Connection,
+  node: string,
+  sshKeyDir: string,
+  artifacts: Resolved[],
+  source?: string,
+  uploads: { local: string; remote: string }[] = [],
+): Promise<void> {
+  const stale = ["provision", "ssh", "artifacts", ...uploads.map((u) => u.remote)].map((d) => `${REMOTE_DIR}/${d}`).join(" ");
+  const clean = `rm -rf ${stale} && mkdir -p ${REMOTE_DIR}/artifacts`;
   const r = await conn.exec(clean, { timeoutMs: 60_000 });
   if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node, clean, r));
   if (source) await conn.upload(source, `${REMOTE_DIR}/provision`);
+  for (const u of uploads) await conn.upload(u.local, `${REMOTE_DIR}/${u.remote}`);
   await conn.upload(sshKeyDir, `${REMOTE_DIR}/ssh`);
   for (const a of artifacts) await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
 }
@@ -178,9 +188,14 @@ async function run(conn: Connection, source: string, script: string, env: Record
   return r;
 }
 
-/** The provisioning's own step markers ("--- 40-etcd") say which step was running when it failed. */
-function failure(node: string, script: string, r: ExecResult, timeoutMs: number): CommandFailed {
+/**
+ * The provisioning's own step markers ("--- 40-etcd") say which step was running when it failed; units
+ * its last output names that are not running come with their state and journal.
+ */
+async function failure(conn: Connection, node: string, where: string, script: string, r: ExecResult, timeoutMs: number): Promise<CommandFailed> {
   const steps = [...r.stdout.matchAll(/^--- (\S.*)$/gm)];
-  return new CommandFailed(commandFailure(node, script, r, { timeoutMs, step: steps.at(-1)?.[1] }));
+  const f = commandFailure(where, script, r, { timeoutMs, step: steps.at(-1)?.[1] });
+  const units = await unitEvidence(conn, node, unitsNamedIn(f.outputTail));
+  return new CommandFailed(units.length ? { ...f, units } : f);
 }
 

@@ -122,7 +122,7 @@ describe("interrupting an artifact build", function () {
       "artifacts:",
       "  slow: { source: build, recipe: recipe, version: v1 }",
       "platforms:",
-      `  - { name: debian-12, box: ${path.join(repo, "boxes", "debian-12")} }`,
+      `  - { name: debian-12, box: ${path.join(repo, "boxes", "fleet-node")} }`,
       "suites:",
       "  - { name: slowbuild, nodes: 1 }",
       "",

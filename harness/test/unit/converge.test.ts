@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { CommandFailed, failureOf, formatCommandFailure, TransportFailed, type CommandFailure } from "../../src/errors.ts";
 import { converge, NodesFailed, type ConvergeFacts } from "../../src/provisioners/converge.ts";
-import { ShellProvisioner } from "../../src/provisioners/shell.ts";
+import { HELPER_LIBRARY, ShellProvisioner } from "../../src/provisioners/shell.ts";
 import type { InstanceState } from "../../src/state/state-file.ts";
 import { InstanceLog } from "../../src/util/instance-log.ts";
 import { FakeDriver, FakeTransport, makeProject, type Journal, type Project, type ProjectOptions } from "./fakes.ts";
@@ -87,10 +87,11 @@ describe("converge with fake boxes", function () {
   it("clears old uploads, then uploads provisioning, keys and each artifact, then runs the script, on every node", async () => {
     await run();
     for (const node of ["infra0", "infra1"]) {
-      const steps = journal.filter((e) => e.startsWith(`${node}$ `) || e.startsWith(`${node} upload`)).slice(0, 6);
+      const steps = journal.filter((e) => e.startsWith(`${node}$ `) || e.startsWith(`${node} upload`)).slice(0, 7);
       expect(steps, node).to.deep.equal([
-        `${node}$ rm -rf ${DIR}/provision ${DIR}/ssh ${DIR}/artifacts && mkdir -p ${DIR}/artifacts`,
+        `${node}$ rm -rf ${DIR}/provision ${DIR}/ssh ${DIR}/artifacts ${DIR}/lib && mkdir -p ${DIR}/artifacts`,
         `${node} upload ${DIR}/provision`,
+        `${node} upload ${DIR}/lib`,
         `${node} upload ${DIR}/ssh`,
         `${node} upload ${DIR}/artifacts/fleet`,
         `${node} upload ${DIR}/artifacts/etcd`,
@@ -99,6 +100,7 @@ describe("converge with fake boxes", function () {
       const uploads = transport.uploads.filter((u) => u.node === node);
       expect(uploads.map((u) => [u.localDir, u.files])).to.deep.equal([
         [project.plan.provisioner.name === "shell" && project.plan.provisioner.path, ["cluster.sh", "provision.sh"]],
+        [HELPER_LIBRARY, ["galley.sh"]],
         [keys, ["id_rsa"]],
         [path.join(artifacts, "fleet"), ["VERSION", "bin/fleet"]],
         [path.join(artifacts, "etcd"), ["VERSION", "bin/etcd"]],
@@ -120,6 +122,7 @@ describe("converge with fake boxes", function () {
       GALLEY_NODE_COUNT: "2",
       GALLEY_NODES: "infra0=10.0.0.10 infra1=10.0.0.11",
       GALLEY_DIR: DIR,
+      GALLEY_LIB: `${DIR}/lib/galley.sh`,
       GALLEY_CHANGES: `${DIR}/changes`,
       GALLEY_ARTIFACTS: "etcd fleet",
     });
@@ -207,7 +210,7 @@ describe("converge with fake boxes", function () {
   it("a failure preparing a node names the command that failed", async () => {
     transport.on("rm -rf", { exitCode: 1, stderr: "rm: cannot remove: read-only file system\n" }, { node: "infra1" });
     const err = await failing();
-    expect((err as CommandFailed).failure).to.include({ node: "infra1", command: `rm -rf ${DIR}/provision ${DIR}/ssh ${DIR}/artifacts && mkdir -p ${DIR}/artifacts`, exitCode: 1 });
+    expect((err as CommandFailed).failure).to.include({ node: "infra1", command: `rm -rf ${DIR}/provision ${DIR}/ssh ${DIR}/artifacts ${DIR}/lib && mkdir -p ${DIR}/artifacts`, exitCode: 1 });
     expect(transport.ran("provision.sh", "infra1")).to.deep.equal([]);
   });
 

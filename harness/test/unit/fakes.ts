@@ -249,6 +249,8 @@ export class FakeVerifier implements Verifier {
   error?: Error;
   /** Runs at the start of each verify (a test arranges what happens next). */
   onVerify?: (ctx: VerifyContext) => void | Promise<void>;
+  /** Suites the report says were destructive (they changed the cluster). */
+  destructive?: string[];
 
   constructor(readonly journal: Journal = [], public checks: CheckResult[] = [check("the cluster works")]) {}
 
@@ -258,7 +260,7 @@ export class FakeVerifier implements Verifier {
     await this.onVerify?.(ctx);
     for (const [node, kind] of this.faults) await ctx.fault(node, kind);
     if (this.error) throw this.error;
-    return { instance: ctx.plan.name, suites: countBySuite(this.checks), checks: this.checks };
+    return { instance: ctx.plan.name, suites: countBySuite(this.checks), checks: this.checks, ...(this.destructive ? { destructive: this.destructive } : {}) };
   }
 }
 

@@ -238,7 +238,7 @@ describe("ansible's verdict (Galley's callback on a real ansible-playbook)", fun
       encoding: "utf8",
       env: {
         ...process.env,
-        ANSIBLE_CALLBACK_PLUGINS: path.join(repo, "harness/src/provisioners/ansible/callback"),
+        ANSIBLE_CALLBACK_PLUGINS: path.join(repo, "harness/plugins/ansible"),
         ANSIBLE_CALLBACKS_ENABLED: "galley_events",
         GALLEY_ANSIBLE_EVENTS: out,
         PYTHONDONTWRITEBYTECODE: "1",
@@ -331,18 +331,54 @@ describe("puppet apply's wrapper (bash, with a stub puppet)", () => {
   const puppet = new PuppetProvisioner();
   const facts = { node: plan.nodes[1]!, ip: "10.0.0.3", peers: { infra0: "10.0.0.2", infra1: "10.0.0.3", infra2: "10.0.0.4" } };
 
-  /** Runs the node command with a `puppet` that prints `output` and exits `code`; returns what it left. */
-  function apply(output: string, code: number) {
+  /**
+   * Runs the node command with a `puppet` that prints `output` and exits `code`; returns what it left.
+   * `installed: false`: no puppet at first, but an apt-get that installs it (and a systemctl that notes
+   * what it was asked).
+   */
+  function apply(output: string, code: number, { installed = true, p = puppet, pl = plan } = {}) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "galley-puppet-"));
-    cpSync(puppet.source(plan), path.join(dir, "provision"), { recursive: true });
+    cpSync(p.source(pl), path.join(dir, "provision"), { recursive: true });
     mkdirSync(path.join(dir, "bin"));
-    writeFileSync(path.join(dir, "bin", "puppet"), `#!/bin/bash\necho "$@" > ${dir}/args\ncat <<'OUT'\n${output}\nOUT\nexit ${code}\n`);
-    chmodSync(path.join(dir, "bin", "puppet"), 0o755);
-    const env = { ...puppet.environment(plan, facts, dir), PATH: `${dir}/bin:${process.env.PATH}` };
-    const r = spawnSync("bash", ["-c", `set -eo pipefail\n${puppet.runCommand(plan, dir)}`], { encoding: "utf8", env });
-    const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr, changes: read("changes").split("\n").filter(Boolean), args: read("args").trim(), facts: JSON.parse(read("facts.d/galley.json")), dir };
+    const stub = (name: string, text: string) => {
+      writeFileSync(path.join(dir, name), `#!/bin/bash\n${text}`);
+      chmodSync(path.join(dir, name), 0o755);
+    };
+    stub("puppet-stub", `echo "$@" > ${dir}/args\ncat <<'OUT'\n${output}\nOUT\nexit ${code}\n`);
+    if (installed) cpSync(path.join(dir, "puppet-stub"), path.join(dir, "bin", "puppet"));
+    stub("bin/apt-get", `echo "apt-get $*" >> ${dir}/apt\n[ "$1" = update ] || cp ${dir}/puppet-stub ${dir}/bin/puppet\n`);
+    stub("bin/systemctl", `echo "systemctl $*" >> ${dir}/apt\n`);
+    const env = { ...p.environment(pl, facts, dir), PATH: `${dir}/bin:${process.env.PATH}` };
+    const r = spawnSync("bash", ["-c", `set -eo pipefail\n${p.runCommand(pl, dir)}`], { encoding: "utf8", env });
+    const read = (f: string) => {
+      try {
+        return readFileSync(path.join(dir, f), "utf8");
+      } catch {
+        return "";
+      }
+    };
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, changes: read("changes").split("\n").filter(Boolean), args: read("args").trim(), facts: JSON.parse(read("facts.d/galley.json") || "null"), apt: read("apt"), dir };
   }
+
+  it("installs Debian's puppet-agent with apt when the node has none, and disables its agent daemon", () => {
+    const r = apply("Notice: Applied catalog in 1.00 seconds", 0, { installed: false });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.apt.split("\n").filter(Boolean)).to.deep.equal([
+      "apt-get update -qq",
+      "apt-get install -y -qq --no-install-recommends puppet-agent",
+      "systemctl disable --now puppet.service",
+    ]);
+    expect(r.stdout).to.match(/^installed Debian's puppet-agent in \d+ s$/m);
+    expect(r.args).to.match(/^apply --detailed-exitcodes/);
+  });
+
+  it("with install: false, a node without puppet fails saying what to bake into the box", () => {
+    const pl = { ...plan, provisioner: { ...plan.provisioner, install: false } } as typeof plan;
+    const r = apply("", 0, { installed: false, p: new PuppetProvisioner(), pl: { ...pl, stateDir: mkdtempSync(path.join(os.tmpdir(), "galley-puppet-state-")) } });
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.include("infra1: no puppet on this node, and provisioner.install is false: bake Debian's puppet-agent into the box");
+    expect(r.apt).to.equal("");
+  });
 
   it("records one change per resource event and succeeds on exit code 2 (changes)", () => {
     const r = apply([

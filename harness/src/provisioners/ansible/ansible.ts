@@ -1,12 +1,13 @@
 // The Ansible provisioner: ansible-playbook runs on the host against every node at once, through an
 // inventory Galley writes from the instance (inventory.ts). Ansible's own verdict decides: Galley's
-// callback (callback/galley_events.py) records which task changed or failed on which node, so the
-// idempotence check names node and task, as Molecule does. The console gets one recap line per node;
-// the instance log gets Ansible's whole output.
+// callback (harness/plugins/ansible/galley_events.py) records which task changed or failed on which
+// node, so the idempotence check names node and task, as Molecule does. The console gets one recap
+// line per node; the instance log gets Ansible's whole output.
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { ActionFailed, CommandFailed, EnvironmentError } from "../../errors.ts";
 import type { InstancePlan, ProvisionerPlan } from "../../plan/plan.ts";
@@ -20,7 +21,8 @@ import { groupName, inventoryFor } from "./inventory.ts";
 
 type AnsiblePlan = Extract<ProvisionerPlan, { name: "ansible" }>;
 
-const CALLBACK_DIR = path.join(import.meta.dirname, "callback");
+/** Galley's callback plugin (harness/plugins/ansible/galley_events.py): shipped beside dist/, not compiled. */
+const CALLBACK_DIR = fileURLToPath(new URL("../../../plugins/ansible", import.meta.url));
 const INSTALL_HINT = "install it with `apt-get install -y ansible` (Debian 12: ansible-core 2.14 with the community.docker collection), or `pip install ansible` in a virtualenv on PATH";
 
 function ansible(plan: InstancePlan): AnsiblePlan {

@@ -1,4 +1,4 @@
-// Reads what Galley's callback (callback/galley_events.py) wrote during an ansible-playbook run: one
+// Reads what Galley's callback (harness/plugins/ansible/galley_events.py) wrote during an ansible-playbook run: one
 // JSON line per task result and one recap per host. Ansible's own verdict, per node: which tasks
 // changed (the idempotence check fails on any), which failed or could not reach the node. Pure.
 import { tail } from "../../util/lines.ts";
