@@ -2,6 +2,8 @@
 // code must pass the same suites as the shell steps (static-debian-12), pass their idempotence checks
 // from Ansible's and Puppet's own results, and fail when broken. Each provisioner converges one 3-node
 // cluster; the breaks reuse it (another config in the same folder names the same instance).
+// GALLEY_E2E_PROVISIONERS_FULL=1 adds the long form: the whole cluster over SSH with each (two more
+// 3-node runs, about 5 minutes more).
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -114,7 +116,8 @@ describe("the puppet provisioner", function () {
     // The box (boxes/fleet-node-cm) has puppet-agent baked in: nothing is installed at converge.
     expect(log).not.to.match(/installed Debian's puppet-agent/);
     expect(log).to.match(/\[infra0\] \$ bash \/var\/lib\/galley\/provision\/galley-apply\.sh \S+\/site\.pp/);
-    // The first converge's changes are Puppet's resource events.
+    // The state keeps the last converge's changes (the idempotence run's: none); the first converge's
+    // were Puppet's resource events, as its log shows.
     const state = JSON.parse(readFileSync(path.join(dir, ".galley", instance, "state.json"), "utf8"));
     expect(state.changes).to.deep.equal(Object.fromEntries([...NODES.map((n) => [n, []]), ["(cluster)", []]]));
     expect(log).to.match(/\[infra1\] Notice: \/Stage\[main\]\/Fleet_node\/File\[\/etc\/systemd\/system\/etcd\.service\]\/ensure: defined content/);
@@ -144,4 +147,42 @@ describe("the puppet provisioner", function () {
     expect(r.stderr).to.match(/✗ etcd members every advertised client URL answers the client API/);
     expect(r.stderr).to.match(/advertises http:\/\/[\d.]+:2380, whose v2 keys API answers HTTP 404/);
   });
+});
+
+describe("the whole fleet cluster over the ssh transport, with each provisioner (GALLEY_E2E_PROVISIONERS_FULL=1)", function () {
+  const runs = [
+    { config: "fixtures/ansible/ssh-cluster.yml", instance: "ssh-cluster-ansible-debian-12" },
+    { config: "fixtures/puppet/ssh.yml", instance: "ssh-puppet-debian-12" },
+  ];
+
+  before(function () {
+    if (process.env.GALLEY_E2E_PROVISIONERS_FULL !== "1") {
+      console.log("    (skipped: GALLEY_E2E_PROVISIONERS_FULL=1 runs it, about 5 minutes)");
+      this.skip();
+    }
+  });
+
+  // `--destroy always` cleans up after a failure; this is for a run cut short by mocha's timeout.
+  after(async () => {
+    if (process.env.GALLEY_E2E_PROVISIONERS_FULL !== "1") return;
+    for (const { config, instance } of runs) {
+      await galley(["--config", config, "destroy", "all"]);
+      expect(await leftovers(instance)).to.deep.equal([]);
+    }
+  });
+
+  for (const { config, instance } of runs) {
+    it(`${instance}: galley test passes, idempotence included, and leaves nothing behind`, async () => {
+      const r = await galley(["--config", config, "test", instance, "--destroy", "always"]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stderr).to.match(new RegExp(`✓ converge again \\(idempotence\\) ${instance}`));
+      expect(r.stderr).to.match(new RegExp(`11 checks passed on ${instance}`));
+      expect(await leftovers(instance)).to.deep.equal([]);
+      if (instance.includes("ansible")) {
+        // The inventory outlives destroy: Ansible was told to use SSH, not Docker's connection.
+        const inv = parse(readFileSync(path.join(repo, path.dirname(config), ".galley", instance, "ansible", "inventory.yml"), "utf8"));
+        expect(NODES.map((n) => inv.all.hosts[n].ansible_connection)).to.deep.equal(["ssh", "ssh", "ssh"]);
+      }
+    });
+  }
 });
