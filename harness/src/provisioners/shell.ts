@@ -1,20 +1,9 @@
 // The shell provisioner: runs a folder's script with the node's attributes as environment variables.
 // Attributes flatten to ATTR_<PATH> (etcd.enable_v2 → ATTR_ETCD_ENABLE_V2); lists join with commas.
 import path from "node:path";
-import type { Attrs } from "../config/merge.ts";
+import { flattenAttributes } from "../config/attribute-env.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { NodeFacts, Provisioner } from "./provisioner.ts";
-
-export function flattenAttributes(attrs: Attrs, prefix = "ATTR"): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(attrs)) {
-    const key = `${prefix}_${k.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) Object.assign(out, flattenAttributes(v as Attrs, key));
-    else if (Array.isArray(v)) out[key] = v.join(",");
-    else if (v !== null && v !== undefined) out[key] = String(v);
-  }
-  return out;
-}
 
 export class ShellProvisioner implements Provisioner {
   source(plan: InstancePlan): string {

@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import path from "node:path";
+import { flattenAttributes } from "../../src/config/attribute-env.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { deepMerge } from "../../src/config/merge.ts";
 import { actionsBetween } from "../../src/instance/fsm.ts";
 import { planInstances, selectInstances } from "../../src/plan/plan.ts";
-import { flattenAttributes } from "../../src/provisioners/shell.ts";
 
 const repo = path.resolve(import.meta.dirname, "../../..");
 
