@@ -100,10 +100,11 @@ module.exports = {
     // needs one (it accepts typescript <7); swc parses TypeScript, type-only imports included.
     parser: "swc",
     doNotFollow: { path: "(^|/)node_modules/" },
-    // Resolve `galley/verifier` through the workspace link and the package's "exports" field.
+    // Resolve `galley/verifier` through the workspace link and the package's "exports" field, to the
+    // TypeScript source (the "galley-source" condition), as tsx does in this repository.
     enhancedResolveOptions: {
       exportsFields: ["exports"],
-      conditionNames: ["import", "require", "node", "default"],
+      conditionNames: ["galley-source", "import", "require", "node", "default"],
     },
     skipAnalysisNotInRules: true,
   },

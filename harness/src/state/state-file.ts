@@ -40,6 +40,8 @@ export interface InstanceState {
   artifacts?: Record<string, AttachedArtifact>;
   /** Faults in effect, by node (`galley list` shows them). */
   faults?: Record<string, ActiveFault[]>;
+  /** Destructive suites that changed the cluster since its last converge: the next verify converges first. */
+  changedBy?: string[];
 }
 
 export function stateFile(stateDir: string) {

@@ -50,7 +50,7 @@ describe("interrupting galley", function () {
     let child: ChildProcess | undefined;
     const run = galley(["verify", instance], { onSpawn: (ch) => (child = ch) });
     // Interrupt once the verifier runs as galley's child.
-    const verifier = await waitFor(() => processesMatching((p) => p.cmd.includes("run-mocha.ts") && p.ppid === child?.pid)[0], 30_000);
+    const verifier = await waitFor(() => processesMatching((p) => p.cmd.includes("verifiers/mocha/child.ts") && p.ppid === child?.pid)[0], 30_000);
     child!.kill("SIGINT");
     const r = await run;
     expect(r.code, r.stderr).to.equal(130);
@@ -122,7 +122,7 @@ describe("interrupting an artifact build", function () {
       "artifacts:",
       "  slow: { source: build, recipe: recipe, version: v1 }",
       "platforms:",
-      `  - { name: debian-12, box: ${path.join(repo, "boxes", "debian-12")} }`,
+      `  - { name: debian-12, box: ${path.join(repo, "boxes", "fleet-node")} }`,
       "suites:",
       "  - { name: slowbuild, nodes: 1 }",
       "",
