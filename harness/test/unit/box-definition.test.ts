@@ -33,7 +33,7 @@ describe("box definitions", () => {
     expect(findBox("debian-12", dir)).to.equal(path.join(SHIPPED_BOXES, "debian-12"));
     const b = loadBox(findBox("debian-12", dir)!);
     expect(b).to.include({ name: "debian-12", nestedDocker: false, addsToParent: true });
-    expect(b.base).to.deep.equal({ distribution: "bookworm", variant: "minbase", mirror: undefined });
+    expect(b.base).to.deep.equal({ kind: "debootstrap", distribution: "bookworm", variant: "minbase", mirror: undefined });
   });
 
   it("a folder of the project wins over a shipped box of the same name", () => {
@@ -48,7 +48,7 @@ describe("box definitions", () => {
     expect(web.name).to.equal("web"); // the folder's name
     expect(web.parent!.name).to.equal("mid");
     expect(web.parent!.parent!.name).to.equal("debian-12");
-    expect(web.base.distribution).to.equal("bookworm");
+    expect(web.base).to.include({ kind: "debootstrap", distribution: "bookworm" });
     expect(web.nestedDocker).to.equal(true);
     expect(web.addsToParent).to.equal(true);
     // mid changes no package, mask or script: it needs no image of its own.
