@@ -68,8 +68,8 @@ describe("box definitions", () => {
   it("rejects what does not make a box, naming file and key", () => {
     expect(errorOf(box("a", "extends: debian-12\ndistribution: trixie\n"))).to.match(/a\/box\.yml: distribution: comes from the box it extends \(debian-12\)/);
     expect(errorOf(box("b", "packages: [curl]\n"))).to.match(/b\/box\.yml: distribution: is required/);
-    expect(errorOf(box("c", "extends: debain-12\n"))).to.match(/c\/box\.yml: extends: box debain-12 not found: no folder .*debain-12, and Galley ships no box of that name \(shipped: debian-12\)/);
-    expect(errorOf(box("d", "extends: debian-12\npackages: [Not A Package]\n"))).to.match(/d\/box\.yml: packages\.0: expected a Debian package name/);
+    expect(errorOf(box("c", "extends: debain-12\n"))).to.match(/c\/box\.yml: extends: box debain-12 not found: no folder .*debain-12, and Galley ships no box of that name \(shipped: centos-stream-9, debian-11, debian-12, debian-13, rockylinux-9\)/);
+    expect(errorOf(box("d", "extends: debian-12\npackages: [Not A Package]\n"))).to.match(/d\/box\.yml: packages\.0: expected a package name/);
     expect(errorOf(box("e", "extends: debian-12\npackage: [curl]\n"))).to.match(/e\/box\.yml: \(top level\): Unrecognized key: "package"/);
     box("loop1", "extends: ../loop2\n");
     expect(errorOf(box("loop2", "extends: ../loop1\n"))).to.match(/extends: a box cannot extend itself/);

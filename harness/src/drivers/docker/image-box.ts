@@ -51,7 +51,8 @@ async function pull(root: Box, ref: string, progress: (t: string) => void): Prom
         else if (e.status) progress(`${e.id ? `${e.id}: ` : ""}${e.status}${e.progress ? ` ${e.progress}` : ""}`.slice(0, 70));
       }));
   } catch (err) {
-    error = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message;
+    // dockerode's "(HTTP code 500) server error - …" says nothing the daemon's own message does not.
+    error = (err as Error).message.replace(/^\(HTTP code \d+\)[^-]*- /, "");
   }
   if (error) throw new UserError(`${where} ${credentials}: ${error.trim()}`);
 }
