@@ -1,6 +1,7 @@
 // A box's definition (box.yml), for every driver: what a node's system is made of. A base box names a
-// Debian release and is built from nothing (debootstrap); a box that `extends` another adds packages,
-// masked units and a customize.sh on top of its parent. Drivers turn the chain into images their own
+// Debian release and is built from nothing (debootstrap), or starts `from` a container image (any
+// distribution with systemd, apt, dnf or yum); a box that `extends` another adds packages, masked
+// units and a customize.sh on top of its parent. Drivers turn the chain into images their own
 // way (Docker: a layer on the parent's image); this module only reads, checks and fingerprints it.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -23,12 +24,20 @@ export const BoxYml = z
     extends: z.string().optional(),
     /** Debian code name given to debootstrap (bookworm, trixie, …). A base box only. */
     distribution: z.string().optional(),
+    /**
+     * A container image to start from instead (`rockylinux:9`, `registry.example:5000/team/base:1`),
+     * pulled with the user's Docker credentials. A base box only; container drivers only.
+     */
+    from: z.string().regex(/^[a-z0-9][a-z0-9._/:@-]*$/i, { message: "expected an image reference such as rockylinux:9 or host:5000/name:tag" }).optional(),
     /** debootstrap's variant. A base box only. */
     variant: z.enum(["minbase", "buildd", "fakechroot"]).optional(),
     /** Default: the host's own Debian mirror (from its apt sources), else debootstrap's default. A base box only. */
     mirror: z.string().optional(),
-    /** Debian packages baked into the image (an extending box adds them to its parent's). */
-    packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { message: "expected a Debian package name" })).default([]),
+    /**
+     * Packages baked into the image, named as the distribution's package manager names them (an extending
+     * box adds them to its parent's).
+     */
+    packages: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9+._-]*$/, { message: "expected a package name" })).default([]),
     /**
      * Units installed by a package but configured later: masked so they cannot start at boot (a first
      * boot applies systemd's presets, which re-enables merely disabled units). `etcd` means etcd.service.
@@ -42,14 +51,22 @@ export const BoxYml = z
   })
   .superRefine((b, ctx) => {
     if (b.extends !== undefined) {
-      for (const key of ["distribution", "variant", "mirror"] as const) {
+      for (const key of ["distribution", "from", "variant", "mirror"] as const) {
         if (b[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `comes from the box it extends (${b.extends}); only a base box sets it` });
       }
+    } else if (b.from !== undefined) {
+      for (const key of ["distribution", "variant", "mirror"] as const) {
+        if (b[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `is for a box built by debootstrap; a box made from an image (from: ${b.from}) cannot set it` });
+      }
     } else if (b.distribution === undefined) {
-      ctx.addIssue({ code: "custom", path: ["distribution"], message: "is required (a Debian code name such as bookworm), unless the box extends another" });
+      ctx.addIssue({ code: "custom", path: ["distribution"], message: "is required (a Debian code name such as bookworm), unless the box starts from an image (from:) or extends another" });
     }
   });
 export type BoxYml = z.infer<typeof BoxYml>;
+
+export type BoxBase =
+  | { kind: "debootstrap"; distribution: string; variant: "minbase" | "buildd" | "fakechroot"; mirror?: string }
+  | { kind: "image"; from: string };
 
 export interface Box {
   name: string;
@@ -58,8 +75,8 @@ export interface Box {
   definition: BoxYml;
   /** The box this one extends, resolved. */
   parent?: Box;
-  /** The Debian release, variant and mirror of the chain's base box. */
-  base: { distribution: string; variant: "minbase" | "buildd" | "fakechroot"; mirror?: string };
+  /** How the chain's base box is made: debootstrap of a Debian release, or a container image. */
+  base: BoxBase;
   /** Whether nodes of this box run Docker inside (nested_docker, inherited). */
   nestedDocker: boolean;
   /** customize.sh beside box.yml, if present. */
@@ -125,7 +142,9 @@ export function loadBox(dir: string, seen: string[] = []): Box {
     dir,
     definition: def,
     parent,
-    base: parent?.base ?? { distribution: def.distribution!, variant: def.variant ?? "minbase", mirror: def.mirror },
+    base: parent?.base ?? (def.from !== undefined
+      ? { kind: "image", from: def.from }
+      : { kind: "debootstrap", distribution: def.distribution!, variant: def.variant ?? "minbase", mirror: def.mirror }),
     nestedDocker: def.nested_docker ?? parent?.nestedDocker ?? false,
     customizeScript,
     addsToParent: !parent || def.packages.length > 0 || def.masked.length > 0 || customizeScript !== undefined,

@@ -33,7 +33,7 @@ describe("box definitions", () => {
     expect(findBox("debian-12", dir)).to.equal(path.join(SHIPPED_BOXES, "debian-12"));
     const b = loadBox(findBox("debian-12", dir)!);
     expect(b).to.include({ name: "debian-12", nestedDocker: false, addsToParent: true });
-    expect(b.base).to.deep.equal({ distribution: "bookworm", variant: "minbase", mirror: undefined });
+    expect(b.base).to.deep.equal({ kind: "debootstrap", distribution: "bookworm", variant: "minbase", mirror: undefined });
   });
 
   it("a folder of the project wins over a shipped box of the same name", () => {
@@ -48,7 +48,7 @@ describe("box definitions", () => {
     expect(web.name).to.equal("web"); // the folder's name
     expect(web.parent!.name).to.equal("mid");
     expect(web.parent!.parent!.name).to.equal("debian-12");
-    expect(web.base.distribution).to.equal("bookworm");
+    expect(web.base).to.include({ kind: "debootstrap", distribution: "bookworm" });
     expect(web.nestedDocker).to.equal(true);
     expect(web.addsToParent).to.equal(true);
     // mid changes no package, mask or script: it needs no image of its own.
@@ -68,8 +68,8 @@ describe("box definitions", () => {
   it("rejects what does not make a box, naming file and key", () => {
     expect(errorOf(box("a", "extends: debian-12\ndistribution: trixie\n"))).to.match(/a\/box\.yml: distribution: comes from the box it extends \(debian-12\)/);
     expect(errorOf(box("b", "packages: [curl]\n"))).to.match(/b\/box\.yml: distribution: is required/);
-    expect(errorOf(box("c", "extends: debain-12\n"))).to.match(/c\/box\.yml: extends: box debain-12 not found: no folder .*debain-12, and Galley ships no box of that name \(shipped: debian-12\)/);
-    expect(errorOf(box("d", "extends: debian-12\npackages: [Not A Package]\n"))).to.match(/d\/box\.yml: packages\.0: expected a Debian package name/);
+    expect(errorOf(box("c", "extends: debain-12\n"))).to.match(/c\/box\.yml: extends: box debain-12 not found: no folder .*debain-12, and Galley ships no box of that name \(shipped: centos-stream-9, debian-11, debian-12, debian-13, rockylinux-9\)/);
+    expect(errorOf(box("d", "extends: debian-12\npackages: [Not A Package]\n"))).to.match(/d\/box\.yml: packages\.0: expected a package name/);
     expect(errorOf(box("e", "extends: debian-12\npackage: [curl]\n"))).to.match(/e\/box\.yml: \(top level\): Unrecognized key: "package"/);
     box("loop1", "extends: ../loop2\n");
     expect(errorOf(box("loop2", "extends: ../loop1\n"))).to.match(/extends: a box cannot extend itself/);
