@@ -13,7 +13,7 @@ import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneRe
 import { loadBox } from "../../boxes/definition.ts";
 import { ensureBox } from "./box.ts";
 import { checkInotifyBudget } from "./host-limits.ts";
-import { docker } from "./client.ts";
+import { docker, dockerHost } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
@@ -24,8 +24,8 @@ export class DockerDriver implements Driver {
   readonly controlTransport = "docker-exec" as const;
 
   async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
-    const d = await docker();
-    if (isLocalDaemon()) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
+    const { client: d, local } = await dockerHost();
+    if (local) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
     const box = loadBox(plan.boxDir);
     progress(`box ${box.name}`);
     const owner = ownerOf(plan);
@@ -238,10 +238,4 @@ export function hostAddress(subnet: string, index: number): string {
  */
 export async function sweep(owner?: Scope): Promise<SweepReport> {
   return sweepWith(owner, await docker());
-}
-
-/** A daemon on this machine (a unix socket): its containers' processes are ours to count in /proc. */
-function isLocalDaemon(): boolean {
-  const host = process.env.DOCKER_HOST;
-  return !host || host.startsWith("unix://");
 }
