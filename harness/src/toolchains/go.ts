@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import path from "node:path";
 import { EnvironmentError } from "../errors.ts";
 import { cacheDir } from "../util/cache.ts";
+import { onPath } from "../util/which.ts";
 import { zipEntries } from "../util/zip.ts";
 
 /** fleet's pinned go.mod says `go 1.22`. */
@@ -74,20 +75,13 @@ function goEnv(go: string, ...vars: string[]): string[] | undefined {
   }
 }
 
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir && existsSync(path.join(dir, cmd))) return path.join(dir, cmd);
-  }
-  return undefined;
-}
-
 let found: GoFound[] | undefined;
 
 /** Every Go this machine has, in the order recipes would use them (each with its version). Memoized. */
 export function goCandidates(refresh = false): GoFound[] {
   if (found && !refresh) return found;
   const places: [string | undefined, string][] = [
-    [which("go"), "PATH"],
+    [onPath("go", false), "PATH"],
     ["/usr/local/go/bin/go", "/usr/local/go (the upstream tarball's place)"],
     [path.join(toolchainDir(), "bin", "go"), "Galley's cache (galley setup)"],
   ];

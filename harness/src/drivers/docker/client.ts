@@ -61,6 +61,11 @@ export function dockerHost(): Promise<DockerHost> {
   return host;
 }
 
+/** Forgets the engine found (or not found): `galley setup` asks again after starting one. */
+export function forgetDockerHost(): void {
+  host = undefined;
+}
+
 export async function docker(): Promise<Docker> {
   return (await dockerHost()).client;
 }

@@ -7,6 +7,9 @@ import { EnvironmentError } from "../../errors.ts";
 
 /** Measured here: a booted Debian 12 node holds about 7 inotify instances. */
 export const INOTIFY_PER_BOX = 8;
+/** What `galley setup` raises the limit to (and what the fix says): 16 nodes × 8 and room for the rest. */
+export const INOTIFY_WANTED = 1024;
+export const readInotifyLimit = (): number => Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8").trim());
 /** A limit this far above what the boxes need leaves room for everything else: no need to count. */
 const ROOMY = 512;
 
@@ -36,7 +39,7 @@ function inotifyInUse(): number {
  * instances. Only meaningful for a local daemon (the containers' processes are visible in /proc).
  */
 export function checkInotifyBudget(boxes: number, read: { limit(): number; inUse(): number } = {
-  limit: () => Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8").trim()),
+  limit: readInotifyLimit,
   inUse: inotifyInUse,
 }): void {
   let limit: number;
