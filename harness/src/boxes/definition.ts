@@ -143,10 +143,14 @@ export function boxHash(box: Box, salt: string): string {
   if (box.parent) hash.update("extends").update(boxHash(box.parent, salt));
   for (const f of ["box.yml", "customize.sh"]) {
     const file = path.join(box.dir, f);
-    if (existsSync(file)) hash.update(f).update(readFileSync(file));
+    // An editor's schema line says nothing about the system: adding one must not rebuild the box.
+    if (existsSync(file)) hash.update(f).update(f === "box.yml" ? withoutSchemaLine(readFileSync(file)) : readFileSync(file));
   }
   return hash.digest("hex").slice(0, 12);
 }
+
+/** box.yml without its `# yaml-language-server: $schema=…` line (see json-schema.ts). */
+export const withoutSchemaLine = (text: Buffer): Buffer => Buffer.from(text.toString("utf8").replace(/^# yaml-language-server:.*\n/m, ""), "utf8");
 
 /** The unit a `masked:` entry names (`etcd` → etcd.service). */
 export const unitName = (entry: string): string => (entry.includes(".") ? entry : `${entry}.service`);
