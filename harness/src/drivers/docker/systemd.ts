@@ -100,7 +100,8 @@ async function probe(
     /* not probed yet */
   }
   const privileged: SystemdRecipe = { mode: "privileged", cgroupVersion: host.cgroupVersion, capDrop: [] };
-  const starts = (hostConfig: SystemdHostConfig) => startsWith(d, image, labels, hostConfig);
+  const unknown = new Set<string>();
+  const starts = (hostConfig: SystemdHostConfig) => startsWith(d, image, labels, hostConfig, unknown);
   let recipe: SystemdRecipe;
   if (host.tryPrivileged && (await starts(hostConfigFor(privileged)))) {
     recipe = privileged;
@@ -108,7 +109,7 @@ async function probe(
     // e.g. "unable to apply caps: operation not permitted" in a sandbox without every capability. A local
     // engine cannot grant what this process's bounding set lacks; a remote one (a socket mounted into a
     // container, a forwarded port) is asked: which capabilities does it refuse?
-    const capDrop = host.local ? missingCapabilities() : await refusedCapabilities(CAPS, (caps) => starts({ CapAdd: caps }));
+    const capDrop = host.local ? missingCapabilities() : (await refusedCapabilities(CAPS, (caps) => starts({ CapAdd: caps }))).filter((c) => !unknown.has(c));
     recipe = { mode: "capabilities", cgroupVersion: host.cgroupVersion, capDrop };
   }
   mkdirSync(path.dirname(cacheFile), { recursive: true });
@@ -117,22 +118,31 @@ async function probe(
 }
 
 /** Whether a throwaway container with these settings starts (and runs /bin/true). */
-async function startsWith(d: Docker, image: string, labels: Record<string, string>, hostConfig: SystemdHostConfig): Promise<boolean> {
-  const c = await d.createContainer({
-    Image: image,
-    Cmd: ["/bin/true"],
-    Labels: { ...labels, "galley.probe": "systemd-recipe" },
-    HostConfig: { ...hostConfig, AutoRemove: false },
-  });
+async function startsWith(d: Docker, image: string, labels: Record<string, string>, hostConfig: SystemdHostConfig, unknown?: Set<string>): Promise<boolean> {
+  let c: Docker.Container | undefined;
   try {
+    c = await d.createContainer({
+      Image: image,
+      Cmd: ["/bin/true"],
+      Labels: { ...labels, "galley.probe": "systemd-recipe" },
+      HostConfig: { ...hostConfig, AutoRemove: false },
+    });
     await c.start();
     await c.wait();
     return true;
   } catch (err) {
-    if (/caps|capabilit|operation not permitted|privileged/i.test((err as Error).message)) return false;
+    const message = (err as Error).message;
+    // An older engine does not know every capability ("invalid CapAdd: unknown capability: "CAP_PERFMON""):
+    // its ALL does not include it either, so it is not one to drop.
+    const named = /unknown capability:?\s*"?(?:CAP_)?([A-Z_]+)/.exec(message)?.[1];
+    if (named) {
+      unknown?.add(named);
+      return false;
+    }
+    if (/caps|capabilit|operation not permitted|privileged/i.test(message)) return false;
     throw err;
   } finally {
-    await c.remove({ force: true, v: true }).catch(() => {});
+    await c?.remove({ force: true, v: true }).catch(() => {});
   }
 }
 
