@@ -2,6 +2,8 @@
 // completion and checks as you type), generated from the same zod schemas Galley validates with, so
 // they cannot disagree. Written to harness/schema/ by `npm run schema` (and the build); a unit test
 // fails when the committed files differ from what this generates.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
 import { BoxYml } from "../boxes/definition.ts";
 import { GalleyConfig, SHORTHAND } from "./schema.ts";
@@ -39,3 +41,16 @@ export const SCHEMA_FILES: Record<string, () => JsonSchema> = {
 };
 
 export const schemaText = (schema: JsonSchema): string => `${JSON.stringify(schema, null, 2)}\n`;
+
+/**
+ * The files in `dir` that differ from what `files` generates (missing ones included), each with the
+ * command that rewrites them. Empty when the committed schemas are current.
+ */
+export function staleSchemaFiles(dir: string, files: Record<string, () => JsonSchema> = SCHEMA_FILES): string[] {
+  return Object.entries(files)
+    .filter(([file, make]) => {
+      const at = path.join(dir, file);
+      return !existsSync(at) || readFileSync(at, "utf8") !== schemaText(make());
+    })
+    .map(([file]) => `${path.join(dir, file)} is not what the zod schemas generate: run \`npm run schema -w harness\``);
+}

@@ -2,17 +2,19 @@
 // from the zod schemas, named by a `# yaml-language-server: $schema=` line in every shipped config,
 // and accepting exactly what Galley accepts (every shipped config passes; typical mistakes fail both).
 import { expect } from "chai";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parse } from "yaml";
 import { BoxYml } from "../../src/boxes/definition.ts";
-import { SCHEMA_FILES, schemaText } from "../../src/config/json-schema.ts";
+import { galleyJsonSchema, SCHEMA_FILES, schemaText, staleSchemaFiles } from "../../src/config/json-schema.ts";
 import { GalleyConfig } from "../../src/config/schema.ts";
 import { repo } from "../e2e/helpers.ts";
 
 const schemaDir = path.join(repo, "harness", "schema");
-const ajv = new Ajv2020({ allErrors: true, strict: false });
+// zod's .url() becomes format "uri": checked here the way zod reads it (a URL that parses).
+const ajv = new Ajv2020({ allErrors: true, strict: false, formats: { uri: (s: string) => URL.canParse(s) } });
 const validGalley = ajv.compile(JSON.parse(readFileSync(path.join(schemaDir, "galley.schema.json"), "utf8")));
 const validBox = ajv.compile(JSON.parse(readFileSync(path.join(schemaDir, "box.schema.json"), "utf8")));
 
@@ -30,8 +32,28 @@ const errors = (v: { errors?: unknown[] | null }) => JSON.stringify(v.errors, nu
 
 describe("JSON Schemas for galley.yml and box.yml", () => {
   it("are committed exactly as the build generates them", () => {
-    for (const [file, make] of Object.entries(SCHEMA_FILES)) {
-      expect(readFileSync(path.join(schemaDir, file), "utf8"), `harness/schema/${file} is stale: run \`npm run schema -w harness\``).to.equal(schemaText(make()));
+    expect(staleSchemaFiles(schemaDir)).to.deep.equal([]);
+  });
+
+  it("drift is caught both ways: zod changed without regenerating, or a schema file edited by hand", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "galley-schema-"));
+    try {
+      for (const file of Object.keys(SCHEMA_FILES)) copyFileSync(path.join(schemaDir, file), path.join(dir, file));
+      expect(staleSchemaFiles(dir)).to.deep.equal([]);
+      // A key added to the validator (here: to its JSON form) and the committed file not rewritten.
+      const zodGainedAKey = { ...SCHEMA_FILES, "galley.schema.json": () => {
+        const s = galleyJsonSchema();
+        return { ...s, properties: { ...(s.properties as object), retries: { type: "integer" } } };
+      } };
+      expect(staleSchemaFiles(dir, zodGainedAKey)).to.deep.equal([`${path.join(dir, "galley.schema.json")} is not what the zod schemas generate: run \`npm run schema -w harness\``]);
+      // The committed box schema loosened by hand; and one deleted.
+      const box = JSON.parse(readFileSync(path.join(dir, "box.schema.json"), "utf8")) as { additionalProperties?: unknown };
+      box.additionalProperties = true;
+      writeFileSync(path.join(dir, "box.schema.json"), schemaText(box));
+      rmSync(path.join(dir, "galley.schema.json"));
+      expect(staleSchemaFiles(dir).map((m) => path.basename(m.split(" ")[0]!))).to.deep.equal(["galley.schema.json", "box.schema.json"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -66,6 +88,8 @@ describe("JSON Schemas for galley.yml and box.yml", () => {
       ["a node name with capitals", { ...base, suites: [{ name: "a", nodes: [{ name: "Web0" }] }] }],
       ["a bad duration", { ...base, driver: { name: "docker", boot_timeout: "1h" } }],
       ["no suites", { ...base, suites: [] }],
+      ["a url artifact", { ...base, artifacts: { etcd: { source: "url", url: "https://x.invalid/e.tgz", sha256: "a".repeat(64), binaries: ["etcd"] } } }],
+      ["a url artifact that is not a URL", { ...base, artifacts: { etcd: { source: "url", url: "not a url", sha256: "a".repeat(64), binaries: ["etcd"] } } }],
       ["a url artifact without sha256", { ...base, artifacts: { etcd: { source: "url", url: "https://x.invalid/e.tgz", binaries: ["etcd"] } } }],
     ];
     for (const [what, config] of cases) {
