@@ -13,6 +13,9 @@ type JsonSchema = Record<string, unknown>;
 function generate(schema: z.ZodType, title: string, description: string): JsonSchema {
   const json = z.toJSONSchema(schema, {
     io: "input", // what a user writes: defaults are optional, shorthands allowed
+    // Draft 7: the newest draft the YAML language server (VS Code's YAML extension and the editors
+    // using it) documents as supported ("JSON Schema 7 and below").
+    target: "draft-7",
     unrepresentable: "any",
     override: (ctx) => {
       // `driver: docker` as well as `driver: { name: docker, … }`.

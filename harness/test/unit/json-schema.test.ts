@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { BoxYml } from "../../src/boxes/definition.ts";
 import { galleyJsonSchema, SCHEMA_FILES, schemaText, staleSchemaFiles } from "../../src/config/json-schema.ts";
@@ -14,7 +14,7 @@ import { repo } from "../e2e/helpers.ts";
 
 const schemaDir = path.join(repo, "harness", "schema");
 // zod's .url() becomes format "uri": checked here the way zod reads it (a URL that parses).
-const ajv = new Ajv2020({ allErrors: true, strict: false, formats: { uri: (s: string) => URL.canParse(s) } });
+const ajv = new Ajv({ allErrors: true, strict: false, formats: { uri: (s: string) => URL.canParse(s) } });
 const validGalley = ajv.compile(JSON.parse(readFileSync(path.join(schemaDir, "galley.schema.json"), "utf8")));
 const validBox = ajv.compile(JSON.parse(readFileSync(path.join(schemaDir, "box.schema.json"), "utf8")));
 
