@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { MIN_GO, goCandidates, goForRecipes, goProxies, PINNED_TOOLCHAIN, showVersion } from "../toolchains/go.ts";
 import { cacheDir } from "../util/cache.ts";
 import { onPath } from "../util/which.ts";
-import { diskCheck, type Check } from "./check.ts";
+import { diskCheck, type Check } from "../util/check.ts";
 
 export const sudo = () => (process.getuid?.() === 0 ? "" : "sudo ");
 

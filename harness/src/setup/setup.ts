@@ -3,24 +3,38 @@
 // raised, and a new enough Go fetched through the module proxy. Anything it cannot do it says, with
 // the command that would.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dockerChecks } from "../drivers/docker/doctor.ts";
-import { INOTIFY_WANTED } from "../drivers/docker/host-limits.ts";
-import { startDockerEngine } from "../drivers/docker/start.ts";
+import { mkdirSync } from "node:fs";
+import type { Driver } from "../drivers/driver.ts";
 import { EnvironmentError } from "../errors.ts";
 import { goCandidates, goProxies, installGoToolchain } from "../toolchains/go.ts";
 import { cacheDir } from "../util/cache.ts";
+import { formatCheck, type Check } from "../util/check.ts";
 import { track } from "../util/children.ts";
 import { tail } from "../util/lines.ts";
 import { task } from "../util/ui.ts";
 import { onPath } from "../util/which.ts";
-import { formatCheck, type Check } from "./check.ts";
 import { hostChecks } from "./host-checks.ts";
 
-export async function doctor(): Promise<Check[]> {
+/** A check and the driver that reported it (the one that does its action), if any. */
+interface Reported {
+  check: Check;
+  driver?: Driver;
+}
+
+/** The machine's own checks (box build tools, Go, cache disk, ssh); tests give their own. */
+type MachineChecks = () => Check[];
+
+async function reported(drivers: Driver[], machine: MachineChecks): Promise<Reported[]> {
   mkdirSync(cacheDir(), { recursive: true });
   goCandidates(true);
-  return [...(await dockerChecks()), ...hostChecks()];
+  const fromDrivers: Reported[] = [];
+  for (const driver of drivers) for (const check of (await driver.prerequisites?.()) ?? []) fromDrivers.push({ check, driver });
+  return [...fromDrivers, ...machine().map((check) => ({ check }))];
+}
+
+/** Every prerequisite: the drivers' (the engine they boot boxes with) and the machine's. */
+export async function doctor(drivers: Driver[], machine: MachineChecks = hostChecks): Promise<Check[]> {
+  return (await reported(drivers, machine)).map((r) => r.check);
 }
 
 export const missing = (checks: Check[]) => checks.filter((c) => c.status === "missing");
@@ -51,12 +65,13 @@ function run(cmd: string, args: string[], progress: (t: string) => void): Promis
 }
 
 /** Does what the checks say setup can do; returns the checks after it. */
-export async function setup(): Promise<Check[]> {
-  const before = await doctor();
-  const todo = before.filter((c) => c.status !== "ok");
+export async function setup(drivers: Driver[], machine: MachineChecks = hostChecks): Promise<Check[]> {
+  const todoReported = (await reported(drivers, machine)).filter((r) => r.check.status !== "ok");
+  const todo = todoReported.map((r) => r.check);
   const packages = [...new Set(todo.flatMap((c) => c.apt ?? []))].sort();
+  const driverActions = todoReported.flatMap((r) => (r.check.action && r.driver?.provide ? [{ action: r.check.action, does: r.check.does ?? r.check.action, driver: r.driver }] : []));
   const actions = new Set(todo.flatMap((c) => (c.action ? [c.action] : [])));
-  const asRoot = [...(packages.length ? [`install ${packages.join(" ")}`] : []), ...(actions.has("start-docker") ? ["start the Docker daemon"] : []), ...(actions.has("raise-inotify") ? ["raise fs.inotify.max_user_instances"] : [])];
+  const asRoot = [...(packages.length ? [`install ${packages.join(" ")}`] : []), ...driverActions.map((a) => a.does)];
   if (asRoot.length && process.getuid?.() !== 0) {
     throw new EnvironmentError(`galley setup needs root to ${asRoot.join(", ")}: run \`sudo npx galley setup\`, or do it yourself:\n${todo.filter((c) => c.fix).map((c) => `  ${c.name}: ${c.fix}`).join("\n")}`);
   }
@@ -69,17 +84,11 @@ export async function setup(): Promise<Check[]> {
       await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...packages], progress);
     });
   }
-  if (actions.has("start-docker")) await task("start the Docker daemon", (progress) => startDockerEngine(progress));
-  if (actions.has("raise-inotify")) {
-    await task(`raise fs.inotify.max_user_instances to ${INOTIFY_WANTED}`, async () => {
-      writeFileSync("/proc/sys/fs/inotify/max_user_instances", `${INOTIFY_WANTED}\n`);
-      mkdirSync("/etc/sysctl.d", { recursive: true });
-      writeFileSync("/etc/sysctl.d/60-galley-inotify.conf", `# galley setup: every systemd node takes about 8 inotify instances\nfs.inotify.max_user_instances = ${INOTIFY_WANTED}\n`);
-    });
-  }
+  // In the order the checks came: the engine is started before anything asks it.
+  for (const { action, does, driver } of driverActions) await task(does, (progress) => driver.provide!(action, progress));
   if (actions.has("go-toolchain")) {
     goCandidates(true); // a Go apt just installed tells which module proxy to use
     await task("fetch a Go toolchain through the module proxy (once; cached)", (progress) => installGoToolchain(goProxies(), progress));
   }
-  return doctor();
+  return doctor(drivers, machine);
 }

@@ -1,10 +1,13 @@
 // galley doctor's verdicts, from made-up readings: each problem comes with the command that fixes it,
-// and only a missing piece (not a caveat) makes doctor fail. The whole of doctor and setup runs on a
-// fresh machine in e2e/fresh-machine.test.ts.
+// and only a missing piece (not a caveat) makes doctor fail; a driver's prerequisites are its own, and
+// setup asks that driver to fix them. The whole of doctor and setup runs on a fresh machine in
+// e2e/fresh-machine.test.ts (GALLEY_E2E_FRESH_MACHINE=1).
 import { expect } from "chai";
 import { inotifyCheck } from "../../src/drivers/docker/doctor.ts";
-import { diskCheck, formatCheck } from "../../src/setup/check.ts";
-import { missing, report } from "../../src/setup/setup.ts";
+import { diskCheck, formatCheck } from "../../src/util/check.ts";
+import type { Driver } from "../../src/drivers/driver.ts";
+import { doctor, missing, report, setup } from "../../src/setup/setup.ts";
+import type { Check } from "../../src/util/check.ts";
 
 describe("galley doctor", () => {
   it("warns about a tight inotify limit with the sysctl that raises it, and setup's action", () => {
@@ -33,5 +36,30 @@ describe("galley doctor", () => {
     expect(report(checks)).to.match(/! ssh client: not installed\n {4}fix: apt-get install -y openssh-client\n/);
     expect(report(checks).split("\n").at(-1)).to.equal("1 missing: debootstrap (`sudo npx galley setup` installs what it can)");
     expect(report(checks.slice(0, 2)).split("\n").at(-1)).to.equal("ready: every prerequisite is there");
+  });
+
+  it("checks each driver's own prerequisites, and setup has the driver that reported one fix it", async function () {
+    if (process.getuid?.() !== 0) this.skip(); // setup's actions need root
+    let running = false;
+    const calls: string[] = [];
+    const engine = (): Check => (running
+      ? { name: "fake engine", status: "ok", detail: "answers" }
+      : { name: "fake engine", status: "missing", detail: "does not answer", fix: "fakectl start", action: "start-fake", does: "start the fake engine" });
+    const fake = {
+      name: "fake",
+      prerequisites: async () => [engine()],
+      provide: async (action: string) => {
+        calls.push(action);
+        running = true;
+      },
+    } as unknown as Driver;
+    const disk: Check = { name: "cache disk", status: "ok", detail: "plenty" };
+    expect((await doctor([fake], () => [disk])).map((c) => `${c.name}: ${c.status}`)).to.deep.equal(["fake engine: missing", "cache disk: ok"]);
+    const after = await setup([fake], () => [disk]);
+    expect(calls).to.deep.equal(["start-fake"]);
+    expect(after.map((c) => `${c.name}: ${c.status}`)).to.deep.equal(["fake engine: ok", "cache disk: ok"]);
+    // Nothing to do: setup does nothing.
+    await setup([fake], () => [disk]);
+    expect(calls).to.deep.equal(["start-fake"]);
   });
 });

@@ -2,7 +2,7 @@
 // on this machine, which systemd recipe it allows (privileged or capabilities; cgroup v1 or v2), its disk,
 // and the host's inotify budget (for an engine on this machine only: a remote one's is not ours to read).
 import { existsSync } from "node:fs";
-import { diskCheck, type Check } from "../../setup/check.ts";
+import { diskCheck, type Check } from "../../util/check.ts";
 import { onPath } from "../../util/which.ts";
 import { dockerHost, forgetDockerHost, type DockerHost } from "./client.ts";
 import { configuredEndpoint } from "./host.ts";
@@ -28,7 +28,7 @@ export async function dockerChecks(): Promise<Check[]> {
     if (configured) {
       return [{ name: "docker engine", status: "missing", detail: message, fix: `start the engine ${configured.source} names, or unset it to use this machine's` }];
     }
-    return [{ name: "docker engine", status: "missing", detail: message, fix: startDockerCommand(), apt: onPath("dockerd") ? undefined : ["docker.io"], action: "start-docker" }];
+    return [{ name: "docker engine", status: "missing", detail: message, fix: startDockerCommand(), apt: onPath("dockerd") ? undefined : ["docker.io"], action: "start-docker", does: "start the Docker daemon" }];
   }
   const { endpoint, info, local } = host;
   const checks: Check[] = [{
@@ -67,5 +67,6 @@ export function inotifyCheck(limit: () => number = readInotifyLimit): Check {
     detail: `fs.inotify.max_user_instances = ${n}: room for about ${nodes} systemd nodes at once (each takes ${INOTIFY_PER_BOX}); more boot "degraded"`,
     fix: `${sudo()}sysctl -w fs.inotify.max_user_instances=${INOTIFY_WANTED} (and fs.inotify.max_user_instances=${INOTIFY_WANTED} in /etc/sysctl.d/ to keep it)`,
     action: "raise-inotify",
+    does: `raise fs.inotify.max_user_instances to ${INOTIFY_WANTED}`,
   };
 }

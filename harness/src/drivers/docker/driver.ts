@@ -12,7 +12,11 @@ import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { loadBox } from "../../boxes/definition.ts";
 import { ensureBox } from "./box.ts";
-import { checkInotifyBudget } from "./host-limits.ts";
+import type { Check } from "../../util/check.ts";
+import type { Progress } from "../../util/ui.ts";
+import { dockerChecks } from "./doctor.ts";
+import { checkInotifyBudget, raiseInotifyLimit } from "./host-limits.ts";
+import { startDockerEngine } from "./start.ts";
 import { docker, dockerHost } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
@@ -131,6 +135,17 @@ export class DockerDriver implements Driver {
       removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
       failed: r.failures.map((f) => `${f.resource}: ${f.reason}`),
     };
+  }
+
+  /** The engine (where it was found, on this machine or not), the systemd recipe, its disk, inotify. */
+  prerequisites(): Promise<Check[]> {
+    return dockerChecks();
+  }
+
+  async provide(action: string, progress: Progress): Promise<void> {
+    if (action === "start-docker") await startDockerEngine(progress);
+    else if (action === "raise-inotify") raiseInotifyLimit();
+    else throw new Error(`the docker driver has no setup action ${action}`);
   }
 
   async status(state: InstanceState, box: string): Promise<BoxStatus | undefined> {

@@ -1,9 +1,9 @@
 // A prerequisite as `galley doctor` reports it and `galley setup` acts on it: what was found, the exact
-// command that fixes it, and what setup may do about it (Debian packages to install, an action).
+// command that fixes it, and what setup may do about it (Debian packages to install, an action). Here,
+// below every room, because drivers report their own prerequisites (Driver.prerequisites) and setup
+// reports the machine's.
 import { existsSync, statfsSync } from "node:fs";
 import path from "node:path";
-
-export type SetupAction = "start-docker" | "raise-inotify" | "go-toolchain";
 
 export interface Check {
   /** Short and stable: "docker engine", "debootstrap", "go". */
@@ -16,8 +16,13 @@ export interface Check {
   fix?: string;
   /** Debian/Ubuntu packages that provide it (setup installs them with apt). */
   apt?: string[];
-  /** What else setup does about it. */
-  action?: SetupAction;
+  /**
+   * What else setup does about it: an action of the driver that reported the check (Driver.provide:
+   * "start-docker", "raise-inotify"), or setup's own ("go-toolchain").
+   */
+  action?: string;
+  /** What that action does, as setup's progress line says it: "start the Docker daemon". */
+  does?: string;
 }
 
 export const MARK: Record<Check["status"], string> = { ok: "✓", warn: "!", missing: "✗" };
