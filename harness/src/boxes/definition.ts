@@ -47,6 +47,11 @@ export const BoxYml = z
      * end up in the image's build script.
      */
     build_env: z.array(z.string().regex(ENV_NAME, { message: "expected an environment variable name" })).default([]),
+    /**
+     * The box's customize script, relative to its folder: default `customize.sh` there, if present.
+     * Lets sibling boxes share one (Debian 11 and 13 use debian-12's).
+     */
+    customize: z.string().optional(),
     /** debootstrap's variant. A base box only. */
     variant: z.enum(["minbase", "buildd", "fakechroot"]).optional(),
     /** Default: the host's own Debian mirror (from its apt sources), else debootstrap's default. A base box only. */
@@ -153,7 +158,8 @@ export function loadBox(dir: string, env: NodeJS.ProcessEnv = process.env, seen:
     throw new UserError(parsed.error.issues.map((i) => `${file}: ${i.path.join(".") || "(top level)"}: ${i.message.replace(/^Invalid input: /, "")}`).join("\n"));
   }
   const def = parsed.data;
-  const customize = path.join(dir, "customize.sh");
+  const customize = path.resolve(dir, def.customize ?? "customize.sh");
+  if (def.customize !== undefined && !existsSync(customize)) throw new UserError(`${file}: customize: ${customize} does not exist`);
   const customizeScript = existsSync(customize) ? customize : undefined;
   const name = def.name ?? path.basename(dir).toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^[^a-z0-9]+/, "");
   if (!name) throw new UserError(`${file}: name: the folder's name ${path.basename(dir)} is no box name; set name:`);
@@ -199,10 +205,9 @@ export function loadBox(dir: string, env: NodeJS.ProcessEnv = process.env, seen:
 export function boxHash(box: Box, salt: string): string {
   const hash = createHash("sha256").update(salt);
   if (box.parent) hash.update("extends").update(boxHash(box.parent, salt));
-  for (const f of ["box.yml", "customize.sh"]) {
-    const file = path.join(box.dir, f);
-    if (existsSync(file)) hash.update(f).update(readFileSync(file));
-  }
+  hash.update("box.yml").update(readFileSync(path.join(box.dir, "box.yml")));
+  // The script's content, wherever it lives (`customize:` may name a sibling box's).
+  if (box.customizeScript) hash.update("customize.sh").update(readFileSync(box.customizeScript));
   for (const [variable, value] of Object.entries(box.buildEnv)) hash.update("build_env").update(variable).update("\0").update(value).update("\0");
   return hash.digest("hex").slice(0, 12);
 }

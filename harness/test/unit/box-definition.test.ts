@@ -90,6 +90,17 @@ describe("box definitions", () => {
     expect(errorOf(box("badname", "extends: debian-12\nbuild_env: [repo-url]\n"))).to.match(/badname\/box\.yml: build_env\.0: expected an environment variable name/);
   });
 
+  it("customize: shares a sibling's script; the fingerprint follows the script's content; a missing one is named", () => {
+    const base = box("base-a", "distribution: bookworm\n", "echo one\n");
+    const sibling = box("base-b", "distribution: bookworm\ncustomize: ../base-a/customize.sh\n");
+    expect(loadBox(sibling).customizeScript).to.equal(path.join(base, "customize.sh"));
+    const before = boxHash(loadBox(sibling), "s");
+    writeFileSync(path.join(base, "customize.sh"), "echo two\n");
+    expect(boxHash(loadBox(sibling), "s")).to.not.equal(before);
+    const lost = box("base-c", "distribution: bookworm\ncustomize: nowhere.sh\n");
+    expect(errorOf(lost)).to.equal(`${path.join(lost, "box.yml")}: customize: ${path.join(lost, "nowhere.sh")} does not exist`);
+  });
+
   it("rejects what does not make a box, naming file and key", () => {
     expect(errorOf(box("a", "extends: debian-12\ndistribution: trixie\n"))).to.match(/a\/box\.yml: distribution: comes from the box it extends \(debian-12\)/);
     expect(errorOf(box("b", "packages: [curl]\n"))).to.match(/b\/box\.yml: distribution: is required/);
