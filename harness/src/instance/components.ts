@@ -39,6 +39,9 @@ export function provisionerFor(plan: InstancePlan): Provisioner {
   }
 }
 
+/** The driver `galley doctor` and `galley setup` check where no galley.yml names one (a fresh project). */
+export const defaultDriver = (): Driver => new DockerDriver();
+
 export function componentsFor(plan: InstancePlan): Components {
   const driver = driverFor(plan);
   return {

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { boxHash, findBox, loadBox, SHIPPED_BOXES } from "../../src/boxes/definition.ts";
+import { customizeStep } from "../../src/drivers/docker/build-steps.ts";
 import { UserError } from "../../src/errors.ts";
 
 describe("box definitions", () => {
@@ -63,6 +64,41 @@ describe("box definitions", () => {
     writeFileSync(path.join(parent, "customize.sh"), "echo changed\n");
     expect(boxHash(loadBox(child), "1")).to.not.equal(before);
     expect(boxHash(loadBox(child), "2")).to.not.equal(boxHash(loadBox(child), "1"));
+  });
+
+  it("build_env: values from the environment, exported to customize.sh, part of the fingerprint; a missing one is named", () => {
+    const at = box("rpm", "extends: debian-12\nbuild_env: [REPO_URL, REPO_KEY]\n", 'echo "$REPO_URL"\n');
+    const env = { REPO_URL: "https://repo.example.net/el/$releasever", REPO_KEY: "it's" };
+    const b = loadBox(at, env);
+    expect(b.buildEnv).to.deep.equal(env);
+    expect(customizeStep(b)).to.equal(`export REPO_URL='https://repo.example.net/el/$releasever'\nexport REPO_KEY='it'\\''s'\necho "$REPO_URL"\n`);
+    expect(boxHash(loadBox(at, { ...env }), "1")).to.equal(boxHash(b, "1"));
+    expect(boxHash(loadBox(at, { ...env, REPO_URL: "https://other.example.net/el" }), "1"), "another value, another image").to.not.equal(boxHash(b, "1"));
+    const file = path.join(at, "box.yml");
+    expect(() => loadBox(at, { REPO_URL: "x" })).to.throw(UserError, `${file}: build_env: REPO_KEY is not set: this box takes it from the environment when it is built (set REPO_KEY for galley)`);
+    expect(() => loadBox(at, { REPO_URL: "", REPO_KEY: "k" })).to.throw(UserError, `${file}: build_env: REPO_URL is not set`);
+    // A box without build_env keeps the fingerprint it always had.
+    expect(loadBox(findBox("debian-12", dir)!, {}).buildEnv).to.deep.equal({});
+  });
+
+  it("from: ${NAME} takes the image from a build_env variable", () => {
+    const at = box("img", "build_env: [BASE_IMAGE]\nfrom: ${BASE_IMAGE}\n");
+    expect(loadBox(at, { BASE_IMAGE: "registry.example.net:5000/team/base:1" }).base).to.deep.equal({ kind: "image", from: "registry.example.net:5000/team/base:1" });
+    expect(() => loadBox(at, {})).to.throw(UserError, `${path.join(at, "box.yml")}: build_env: BASE_IMAGE is not set`);
+    expect(() => loadBox(at, { BASE_IMAGE: "not an image" })).to.throw(UserError, `${path.join(at, "box.yml")}: from: \${BASE_IMAGE} is "not an image", which is no image reference`);
+    expect(errorOf(box("unlisted", "from: ${BASE_IMAGE}\n"))).to.match(/unlisted\/box\.yml: from: uses \$\{BASE_IMAGE\}, which build_env does not list/);
+    expect(errorOf(box("badname", "extends: debian-12\nbuild_env: [repo-url]\n"))).to.match(/badname\/box\.yml: build_env\.0: expected an environment variable name/);
+  });
+
+  it("customize: shares a sibling's script; the fingerprint follows the script's content; a missing one is named", () => {
+    const base = box("base-a", "distribution: bookworm\n", "echo one\n");
+    const sibling = box("base-b", "distribution: bookworm\ncustomize: ../base-a/customize.sh\n");
+    expect(loadBox(sibling).customizeScript).to.equal(path.join(base, "customize.sh"));
+    const before = boxHash(loadBox(sibling), "s");
+    writeFileSync(path.join(base, "customize.sh"), "echo two\n");
+    expect(boxHash(loadBox(sibling), "s")).to.not.equal(before);
+    const lost = box("base-c", "distribution: bookworm\ncustomize: nowhere.sh\n");
+    expect(errorOf(lost)).to.equal(`${path.join(lost, "box.yml")}: customize: ${path.join(lost, "nowhere.sh")} does not exist`);
   });
 
   it("rejects what does not make a box, naming file and key", () => {

@@ -10,12 +10,18 @@ import os from "node:os";
 import path from "node:path";
 import { boxHash, loadBox, SHIPPED_BOXES, shippedBoxNames } from "../../src/boxes/definition.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "../../src/drivers/docker/build-steps.ts";
+import { customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "../../src/drivers/docker/build-steps.ts";
 import { bootstrapTool, imageOf } from "../../src/drivers/docker/box.ts";
 import { UserError } from "../../src/errors.ts";
 import { planInstances } from "../../src/plan/plan.ts";
 
 const repo = path.resolve(import.meta.dirname, "../../..");
+/** The RPM-family boxes' build_env, as a user (or the hosted workflow's repository variables) sets it. */
+const RPM_ENV = {
+  CENTOS_STREAM_9_IMAGE: "registry.example.net/centos/centos:stream9",
+  DOCKER_CE_BASEURL: "https://repo.example.net/docker-ce/centos/$releasever/$basearch/stable",
+  DOCKER_CE_GPGKEY: "https://repo.example.net/docker-ce/centos/gpg",
+};
 
 describe("platforms: box definitions", () => {
   let dir: string;
@@ -29,13 +35,13 @@ describe("platforms: box definitions", () => {
 
   it("Galley ships Debian 11, 12 and 13, Rocky Linux 9 and CentOS Stream 9, and each renders through the schema", () => {
     expect(shippedBoxNames()).to.deep.equal(["centos-stream-9", "debian-11", "debian-12", "debian-13", "rockylinux-9"]);
-    const bases = Object.fromEntries(shippedBoxNames().map((n) => [n, loadBox(path.join(SHIPPED_BOXES, n)).base]));
+    const bases = Object.fromEntries(shippedBoxNames().map((n) => [n, loadBox(path.join(SHIPPED_BOXES, n), RPM_ENV).base]));
     expect(bases).to.deep.equal({
       "debian-11": { kind: "debootstrap", distribution: "bullseye", variant: "minbase", mirror: undefined },
       "debian-12": { kind: "debootstrap", distribution: "bookworm", variant: "minbase", mirror: undefined },
       "debian-13": { kind: "debootstrap", distribution: "trixie", variant: "minbase", mirror: undefined },
       "rockylinux-9": { kind: "image", from: "rockylinux:9" },
-      "centos-stream-9": { kind: "image", from: "quay.io/centos/centos:stream9" },
+      "centos-stream-9": { kind: "image", from: "registry.example.net/centos/centos:stream9" },
     });
   });
 
@@ -43,11 +49,23 @@ describe("platforms: box definitions", () => {
     const boxes = readdirSync(path.join(repo, "boxes")).filter((b) => existsSync(path.join(repo, "boxes", b, "box.yml")));
     expect(boxes).to.include.members(["fleet-node", "fleet-node-debian-11", "fleet-node-debian-13", "fleet-node-rockylinux-9", "fleet-node-centos-stream-9", "centos-7"]);
     for (const b of boxes) {
-      const loaded = loadBox(path.join(repo, "boxes", b));
+      const loaded = loadBox(path.join(repo, "boxes", b), RPM_ENV);
       if (b.startsWith("fleet-node")) expect(loaded.nestedDocker, b).to.equal(true);
     }
     // The RPM fleet nodes add Docker CE in customize.sh (after packages, which need no extra repository).
-    expect(loadBox(path.join(repo, "boxes", "fleet-node-rockylinux-9")).customizeScript).to.match(/customize\.sh$/);
+    expect(loadBox(path.join(repo, "boxes", "fleet-node-rockylinux-9"), RPM_ENV).customizeScript).to.match(/customize\.sh$/);
+  });
+
+  it("the RPM-family boxes take their registry and Docker CE repository from the environment, and say which is missing", () => {
+    for (const b of ["fleet-node-rockylinux-9", "fleet-node-centos-stream-9"]) {
+      const file = path.join(repo, "boxes", b, "box.yml");
+      expect(() => loadBox(path.dirname(file), { ...RPM_ENV, DOCKER_CE_BASEURL: undefined })).to.throw(UserError, `${file}: build_env: DOCKER_CE_BASEURL is not set`);
+      expect(() => loadBox(path.dirname(file), { ...RPM_ENV, DOCKER_CE_GPGKEY: "" })).to.throw(UserError, `${file}: build_env: DOCKER_CE_GPGKEY is not set`);
+    }
+    const centos = path.join(SHIPPED_BOXES, "centos-stream-9", "box.yml");
+    expect(() => loadBox(path.join(repo, "boxes", "fleet-node-centos-stream-9"), { ...RPM_ENV, CENTOS_STREAM_9_IMAGE: undefined })).to.throw(UserError, `${centos}: build_env: CENTOS_STREAM_9_IMAGE is not set`);
+    // The rockylinux-9 box itself (Docker Hub's image, no host named) needs nothing from the environment.
+    expect(loadBox(path.join(SHIPPED_BOXES, "rockylinux-9"), {}).base).to.deep.equal({ kind: "image", from: "rockylinux:9" });
   });
 
   it("fixtures/platforms/galley.yml plans the static suite per platform, with etcd from Go modules where the distribution ships none", () => {
@@ -163,6 +181,19 @@ describe("platforms: the package steps of a box build, per package manager", () 
     // This host's /lib/systemd/systemd decides: the step installs systemd only where it is missing.
     const hostHasSystemd = existsSync("/lib/systemd/systemd");
     expect(r.calls).to.deep.equal(hostHasSystemd ? [] : ["apt-get update", "apt-get install -y --no-install-recommends systemd systemd-sysv dbus"]);
+  });
+
+  it("an RPM fleet node's customize.sh writes Docker CE's repository from build_env, then installs docker-ce with dnf", () => {
+    stub("dnf");
+    const box = loadBox(path.join(repo, "boxes", "fleet-node-rockylinux-9"), RPM_ENV);
+    // The script as the box build runs it (set -eux), writing the repository file under $T instead of /etc.
+    const script = customizeStep(box).replaceAll("/etc/yum.repos.d/", "$T/");
+    const r = run(`set -eux\n${script}`);
+    expect(r.code, r.stderr).to.equal(0);
+    const repoFile = readFileSync(path.join(t, "docker-ce.repo"), "utf8");
+    // yum, not the shell, expands $releasever and $basearch.
+    expect(repoFile).to.include(`baseurl=${RPM_ENV.DOCKER_CE_BASEURL}\n`).and.include(`gpgkey=${RPM_ENV.DOCKER_CE_GPGKEY}\n`).and.include("gpgcheck=1");
+    expect(r.calls).to.deep.equal(["dnf install -y --setopt=install_weak_deps=False docker-ce docker-ce-cli containerd.io"]);
   });
 
   it("every image ends with its masks, without a machine id and without package caches", () => {

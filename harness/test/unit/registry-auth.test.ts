@@ -20,19 +20,19 @@ describe("registry credentials for a box's from:", () => {
     expect(registryOf("rockylinux:9")).to.equal("https://index.docker.io/v1/");
     expect(registryOf("library/debian:12")).to.equal("https://index.docker.io/v1/");
     expect(registryOf("docker.io/rockylinux/rockylinux:9")).to.equal("https://index.docker.io/v1/");
-    expect(registryOf("quay.io/centos/centos:stream9")).to.equal("quay.io");
+    expect(registryOf("registry.example.net/centos/centos:stream9")).to.equal("registry.example.net");
     expect(registryOf("localhost:5000/team/base:1")).to.equal("localhost:5000");
     expect(registryOf("localhost/base")).to.equal("localhost");
     expect(registryOf("registry.example:5000/base@sha256:abc")).to.equal("registry.example:5000");
   });
 
   it("takes `docker login`'s base64 auth for that registry, under any of the keys docker writes", () => {
-    config({ auths: { "localhost:5000": { auth: basic("ann", "s3:cret") }, "https://quay.io": { auth: basic("bob", "pw") } } });
+    config({ auths: { "localhost:5000": { auth: basic("ann", "s3:cret") }, "https://registry.example.net": { auth: basic("bob", "pw") } } });
     expect(findRegistryAuth("localhost:5000/team/base:1", env())).to.deep.equal({
       auth: { username: "ann", password: "s3:cret", serveraddress: "localhost:5000" },
       source: `${path.join(dir, "config.json")}: auths.localhost:5000`,
     });
-    expect(findRegistryAuth("quay.io/centos/centos:stream9", env())!.auth).to.include({ username: "bob", password: "pw" });
+    expect(findRegistryAuth("registry.example.net/centos/centos:stream9", env())!.auth).to.include({ username: "bob", password: "pw" });
     expect(findRegistryAuth("rockylinux:9", env()), "nothing for Docker Hub").to.equal(undefined);
   });
 
@@ -42,7 +42,7 @@ describe("registry credentials for a box's from:", () => {
   });
 
   it("asks a per-registry credential helper first, then the credential store, and falls back to auths", () => {
-    config({ credHelpers: { "quay.io": "pass" }, credsStore: "desktop", auths: { "localhost:5000": { auth: basic("ann", "pw") } } });
+    config({ credHelpers: { "registry.example.net": "pass" }, credsStore: "desktop", auths: { "localhost:5000": { auth: basic("ann", "pw") } } });
     const asked: string[] = [];
     const helper = (name: string, server: string) => {
       asked.push(`${name} ${server}`);
@@ -50,13 +50,13 @@ describe("registry credentials for a box's from:", () => {
       if (name === "desktop" && server === "registry.example") return { Username: "<token>", Secret: "refresh" };
       return undefined; // the store knows nothing of this registry
     };
-    expect(findRegistryAuth("quay.io/x/y:1", env(), helper)).to.deep.equal({
-      auth: { username: "carol", password: "from-pass", serveraddress: "quay.io" },
-      source: `${path.join(dir, "config.json")}: credHelpers.quay.io (docker-credential-pass)`,
+    expect(findRegistryAuth("registry.example.net/x/y:1", env(), helper)).to.deep.equal({
+      auth: { username: "carol", password: "from-pass", serveraddress: "registry.example.net" },
+      source: `${path.join(dir, "config.json")}: credHelpers.registry.example.net (docker-credential-pass)`,
     });
     expect(findRegistryAuth("registry.example/x:1", env(), helper)!.auth).to.deep.equal({ identitytoken: "refresh", serveraddress: "registry.example" });
     expect(findRegistryAuth("localhost:5000/x:1", env(), helper)!.auth).to.include({ username: "ann", password: "pw" });
-    expect(asked).to.deep.equal(["pass quay.io", "desktop registry.example", "desktop localhost:5000"]);
+    expect(asked).to.deep.equal(["pass registry.example.net", "desktop registry.example", "desktop localhost:5000"]);
   });
 
   it("no config.json is no credentials; a broken one is an error naming the file", () => {
@@ -68,7 +68,7 @@ describe("registry credentials for a box's from:", () => {
   });
 
   it("a credential helper that is not installed is named", () => {
-    config({ credHelpers: { "quay.io": "galley-no-such-helper" } });
-    expect(() => findRegistryAuth("quay.io/x:1", env())).to.throw(UserError, /names the credential helper galley-no-such-helper for quay\.io, but docker-credential-galley-no-such-helper cannot run: it is not installed/);
+    config({ credHelpers: { "registry.example.net": "galley-no-such-helper" } });
+    expect(() => findRegistryAuth("registry.example.net/x:1", env())).to.throw(UserError, /names the credential helper galley-no-such-helper for registry\.example\.net, but docker-credential-galley-no-such-helper cannot run: it is not installed/);
   });
 });

@@ -13,7 +13,7 @@ import { cacheDir } from "../../util/cache.ts";
 import { track } from "../../util/children.ts";
 import { removeOnExit } from "../../util/temp-dirs.ts";
 import { task } from "../../util/ui.ts";
-import { finishingSteps, installStep, PACKAGE_FUNCTIONS } from "./build-steps.ts";
+import { customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS } from "./build-steps.ts";
 import { docker } from "./client.ts";
 import { baseImageId, buildFromImage, rootOf } from "./image-box.ts";
 import { buildOn } from "./image-build.ts";
@@ -138,8 +138,6 @@ async function run(cmd: string, args: string[], log: (l: string) => void, onLine
       code === 0 ? resolve() : reject(new EnvironmentError(`${cmd} ${args.join(" ")} failed (exit ${code}):\n${tail.join("\n")}`)));
   });
 }
-
-const customizeStep = (box: Box): string => (box.customizeScript ? readFileSync(box.customizeScript, "utf8") : "");
 
 /** mmdebstrap when installed (about 2.5× faster here: parallel downloads, one dpkg run), else debootstrap. */
 export function bootstrapTool(variant: string, has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0): "mmdebstrap" | "debootstrap" {

@@ -1,6 +1,7 @@
 // The shell steps every box image is built with, whatever its distribution: install packages with the
 // package manager the system has (apt, dnf, microdnf or yum), the systemd set-up a box started from a
 // registry image needs, and what every image ends with (masks, no machine id, no package caches).
+import { readFileSync } from "node:fs";
 import { unitName, type Box } from "../../boxes/definition.ts";
 
 /**
@@ -40,6 +41,13 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Installs the box's own packages (none: nothing, not even a package index update). */
 export function installStep(packages: string[]): string {
   return packages.length ? `galley_install ${packages.map(quote).join(" ")}` : "";
+}
+
+/** The box's customize.sh, after its build_env exported with the host's values (nothing without a script). */
+export function customizeStep(box: Box): string {
+  if (!box.customizeScript) return "";
+  const exports = Object.entries(box.buildEnv).map(([variable, value]) => `export ${variable}=${quote(value)}`);
+  return [...exports, readFileSync(box.customizeScript, "utf8")].join("\n");
 }
 
 /**

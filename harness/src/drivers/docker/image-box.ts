@@ -1,13 +1,12 @@
 // Boxes that start `from` a registry image (rockylinux:9, a team's own base image): the image is pulled
 // once with the user's Docker credentials (as `docker pull` would), then the box is a Docker build on
 // it: systemd and bash if the image lacks them, the box's packages with the image's package manager,
-// customize.sh, the container systemd set-up and the usual finish (masks, no machine id, no caches).
-import { readFileSync } from "node:fs";
+// customize.sh (with the box's build_env), the container systemd set-up and the usual finish (masks, no machine id, no caches).
 import path from "node:path";
 import type { Box } from "../../boxes/definition.ts";
 import { UserError } from "../../errors.ts";
 import { task } from "../../util/ui.ts";
-import { CONTAINER_SYSTEMD_SETUP, finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "./build-steps.ts";
+import { CONTAINER_SYSTEMD_SETUP, customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "./build-steps.ts";
 import { docker } from "./client.ts";
 import { buildOn } from "./image-build.ts";
 import { findRegistryAuth, registryOf } from "./registry-auth.ts";
@@ -69,7 +68,7 @@ export async function buildFromImage(box: Box, from: string, tag: string, progre
       "build.sh": [
         "set -eux",
         PACKAGE_FUNCTIONS,
-        box.customizeScript ? readFileSync(box.customizeScript, "utf8") : "",
+        customizeStep(box),
         CONTAINER_SYSTEMD_SETUP,
         ...finishingSteps(box),
         "",

@@ -22,7 +22,8 @@ export interface FoundAuth {
   source: string;
 }
 
-// Docker Hub's key in config.json, whatever the image reference says.
+// Docker Hub's key in config.json, whatever the image reference says: a lookup key (and Hub's aliases
+// below, names an image reference may use); Galley never contacts it, the Docker daemon pulls.
 const DOCKER_HUB = "https://index.docker.io/v1/";
 
 /**
