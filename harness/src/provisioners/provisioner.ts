@@ -6,6 +6,7 @@
 // check are the same for every provisioner.
 import type { BoxAddress } from "../contracts/attach.ts";
 import type { NodePlan, InstancePlan } from "../plan/plan.ts";
+import type { Check } from "../util/check.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
 import type { Progress } from "../util/ui.ts";
 
@@ -16,7 +17,12 @@ export interface NodeFacts {
   peers: Record<string, string>;
 }
 
-export interface NodeProvisioner {
+/** What a provisioner needs on the machine Galley runs on, for `galley doctor` and `galley setup`. */
+interface HostNeeds {
+  prerequisites?(plan: InstancePlan): Check[];
+}
+
+export interface NodeProvisioner extends HostNeeds {
   /** Local folder uploaded to <remoteDir>/provision on every node. */
   source(plan: InstancePlan): string;
   /** Other local folders uploaded to every node (`remote` is relative to remoteDir), such as a helper library. */
@@ -50,7 +56,7 @@ export interface HostRunContext {
   say(text: string): void;
 }
 
-export interface HostProvisioner {
+export interface HostProvisioner extends HostNeeds {
   readonly runsOnHost: true;
   /**
    * Converges every node at once from the host. Resolves with what changed, per node (each line names

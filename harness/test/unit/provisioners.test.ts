@@ -282,10 +282,29 @@ describe("ansible on the host", () => {
     const saved = process.env.PATH;
     process.env.PATH = "/nonexistent";
     try {
-      expect(() => checkHost(planOf("fixtures/ansible/galley.yml", "static-ansible-debian-12"))).to.throw(EnvironmentError, /runs ansible-playbook on this machine, and it is not on PATH: install it with `apt-get install -y ansible`/);
+      expect(() => checkHost(planOf("fixtures/ansible/galley.yml", "static-ansible-debian-12"))).to.throw(EnvironmentError, /^static-ansible-debian-12: ansible-playbook is not on PATH \(the ansible provisioner runs it on this machine\): install it with `apt-get install -y ansible`/);
     } finally {
       process.env.PATH = saved;
     }
+  });
+
+  it("tells galley doctor and setup what the host needs: Debian's ansible, and the docker CLI for Docker's connection", () => {
+    const plan = planOf("fixtures/ansible/galley.yml", "static-ansible-debian-12");
+    const saved = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      const checks = provisionerFor(plan).prerequisites!(plan);
+      expect(checks.map((c) => [c.name, c.status, c.apt])).to.deep.equal([
+        ["ansible", "missing", ["ansible"]],
+        ["docker cli", "missing", ["docker.io"]],
+      ]);
+    } finally {
+      process.env.PATH = saved;
+    }
+    // Here both are installed; over ssh Docker's CLI is not needed.
+    expect(provisionerFor(plan).prerequisites!(plan).map((c) => c.status)).to.deep.equal(["ok", "ok"]);
+    const ssh = planOf("fixtures/ansible/ssh.yml", "ssh-ansible-debian-12");
+    expect(provisionerFor(ssh).prerequisites!(ssh).map((c) => c.name)).to.deep.equal(["ansible"]);
   });
 });
 

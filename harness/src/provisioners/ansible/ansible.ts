@@ -4,15 +4,17 @@
 // node, so the idempotence check names node and task, as Molecule does. The console gets one recap
 // line per node; the instance log gets Ansible's whole output.
 import { spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { ActionFailed, CommandFailed, EnvironmentError } from "../../errors.ts";
 import type { InstancePlan, ProvisionerPlan } from "../../plan/plan.ts";
+import type { Check } from "../../util/check.ts";
 import { track } from "../../util/children.ts";
 import { lineSplitter, tail } from "../../util/lines.ts";
+import { onPath } from "../../util/which.ts";
 import { NodesFailed } from "../converge.ts";
 import type { InstanceLog } from "../../util/instance-log.ts";
 import type { HostProvisioner, HostRunContext } from "../provisioner.ts";
@@ -30,33 +32,38 @@ function ansible(plan: InstancePlan): AnsiblePlan {
   return plan.provisioner;
 }
 
-/** Is `program` an executable on PATH? */
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? "").split(path.delimiter).some((dir) => {
-    try {
-      accessSync(path.join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+/**
+ * What the host needs for this plan, as `galley doctor` reports it and `galley setup` installs it:
+ * ansible-playbook (Debian's `ansible` bundles community.docker, the docker connection),
+ * ansible-galaxy for a requirements file, and the docker CLI for Ansible's docker connection.
+ */
+export function hostPrerequisites(plan: InstancePlan): Check[] {
+  const need = (name: string, program: string, pkg: string, why: string, hint = INSTALL_HINT): Check => {
+    const at = onPath(program, false);
+    return at
+      ? { name, status: "ok", detail: at }
+      : { name, status: "missing", detail: `${program} is not on PATH (${why})`, fix: hint, apt: [pkg] };
+  };
+  const checks = [need("ansible", "ansible-playbook", "ansible", "the ansible provisioner runs it on this machine")];
+  if (ansible(plan).requirements) checks.push(need("ansible-galaxy", "ansible-galaxy", "ansible", "provisioner.requirements is installed with it"));
+  if (plan.transport.name === "docker-exec") {
+    checks.push(need("docker cli", "docker", "docker.io", "Ansible's docker connection (docker-exec transport) runs it", "apt-get install -y docker.io"));
+  }
+  return checks;
 }
 
 /** What the host needs, said exactly, before anything runs. */
 export function checkHost(plan: InstancePlan): void {
-  if (!onPath("ansible-playbook")) {
-    throw new EnvironmentError(`${plan.name}: the ansible provisioner runs ansible-playbook on this machine, and it is not on PATH: ${INSTALL_HINT}`);
-  }
-  if (ansible(plan).requirements && !onPath("ansible-galaxy")) {
-    throw new EnvironmentError(`${plan.name}: provisioner.requirements needs ansible-galaxy, which is not on PATH: ${INSTALL_HINT}`);
-  }
-  if (plan.transport.name === "docker-exec" && !onPath("docker")) {
-    throw new EnvironmentError(`${plan.name}: Ansible's docker connection (docker-exec transport) runs the docker CLI, which is not on PATH: apt-get install -y docker.io`);
-  }
+  const missing = hostPrerequisites(plan).find((c) => c.status === "missing");
+  if (missing) throw new EnvironmentError(`${plan.name}: ${missing.detail}: ${missing.fix}`);
 }
 
 export class AnsibleProvisioner implements HostProvisioner {
   readonly runsOnHost = true as const;
+
+  prerequisites(plan: InstancePlan): Check[] {
+    return hostPrerequisites(plan);
+  }
 
   async run(ctx: HostRunContext): Promise<Record<string, string[]>> {
     const { plan, log, progress } = ctx;
