@@ -1,0 +1,27 @@
+// Names of everything the Vagrant driver makes in libvirt, so a sweep finds an instance's domains,
+// volumes and networks from its name alone (no state file needed) and never touches another
+// checkout's: galley-<project>_<instance>_<node>. Instance and node names cannot hold "_", so one
+// instance's prefix is never the start of another's.
+import { projectId, type Owner } from "../docker/labels.ts";
+
+/** What every libvirt object Galley makes starts with, whatever the checkout. */
+export const GALLEY_PREFIX = "galley-";
+
+/** Start of every domain, volume and network of one instance (vagrant-libvirt's default_prefix). */
+export function instancePrefix(owner: Owner): string {
+  return `${GALLEY_PREFIX}${projectId(owner.root)}_${owner.instance}_`;
+}
+
+export function domainName(owner: Owner, node: string): string {
+  return instancePrefix(owner) + node;
+}
+
+/** The management network (Vagrant's SSH, DHCP) and the nodes' own network (fixed addresses). */
+export function networkNames(owner: Owner): { management: string; nodes: string } {
+  return { management: `${instancePrefix(owner)}mgmt`, nodes: `${instancePrefix(owner)}nodes` };
+}
+
+/** Is this libvirt object one Galley made (any checkout)? */
+export function isGalleyName(name: string): boolean {
+  return /^galley-[0-9a-f]{6}_/.test(name);
+}
