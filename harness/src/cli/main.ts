@@ -6,6 +6,7 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { loadConfig, resolveConfigPath } from "../config/load.ts";
 import { sweep } from "../drivers/docker/driver.ts";
+import { pruneVagrant } from "../drivers/vagrant/prune.ts";
 import { GalleyError, InstanceFailure, UserError } from "../errors.ts";
 import { Instance, openInstances, type DestroyPolicy } from "../instance/runner.ts";
 import { planMatrix } from "../matrix/plan.ts";
@@ -231,6 +232,10 @@ program
   .action(async () => {
     const r = await sweep();
     say(`removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes, ${r.cgroups.length} leftover cgroups`);
+    // VMs (where libvirt is installed): domains, volumes, networks, the storage pool, firewall chains.
+    const vms = await pruneVagrant();
+    if (vms.removed.length) say(`removed ${vms.removed.length} libvirt resources:\n${vms.removed.map((x) => `  ${x}`).join("\n")}`);
+    r.failures.push(...vms.failures);
     if (r.failures.length) {
       throw new GalleyError(`prune could not remove ${r.failures.length} resources:\n${r.failures.map((f) => `  ${f.resource}: ${f.reason}`).join("\n")}`);
     }

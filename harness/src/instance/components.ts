@@ -1,6 +1,7 @@
 // Wires an instance's plugins from its plan. The only place that knows which classes exist.
 import { DockerDriver } from "../drivers/docker/driver.ts";
 import type { Driver } from "../drivers/driver.ts";
+import { VagrantDriver } from "../drivers/vagrant/driver.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { Provisioner } from "../provisioners/provisioner.ts";
 import { ShellProvisioner } from "../provisioners/shell.ts";
@@ -16,7 +17,7 @@ export interface Components {
 
 export function componentsFor(plan: InstancePlan): Components {
   return {
-    driver: new DockerDriver(),
+    driver: plan.driver.name === "vagrant" ? new VagrantDriver() : new DockerDriver(),
     transport: plan.transport.name === "ssh"
       ? new SshTransport(plan.transport.commandTimeoutMs)
       : new DockerExecTransport(plan.transport.commandTimeoutMs),

@@ -4,7 +4,7 @@ import path from "node:path";
 import { UserError } from "../errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { deepMerge, type Attrs } from "../config/merge.ts";
-import { durationMs, type ArtifactSpec, type GalleyConfig, type ServiceSpec } from "../config/schema.ts";
+import { durationMs, type ArtifactSpec, type DockerDriverConfig, type GalleyConfig, type ServiceSpec, type VagrantDriverConfig } from "../config/schema.ts";
 
 export interface NodePlan {
   name: string;
@@ -20,8 +20,12 @@ export interface InstancePlan {
   root: string;
   /** .galley/<instance>/: state, log, keys, artifacts. */
   stateDir: string;
+  /** Folder of box.yml ("" when the platform names an existing Vagrant box instead). */
   boxDir: string;
-  driver: GalleyConfig["driver"] & { bootTimeoutMs: number };
+  /** An existing Vagrant box the platform names (vagrant driver). */
+  vagrantBox?: string;
+  /** The driver's settings; each driver reads its own keys. */
+  driver: Omit<Partial<DockerDriverConfig> & Partial<VagrantDriverConfig>, "name"> & { name: GalleyConfig["driver"]["name"]; bootTimeoutMs: number };
   transport: { name: "docker-exec" | "ssh"; commandTimeoutMs: number };
   provisioner: { path: string; script: string; clusterScript?: string; timeoutMs: number };
   verifier: { suites: string[]; timeoutMs: number; reporter: string };
@@ -66,7 +70,8 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
         configFile: file,
         root,
         stateDir: path.join(root, ".galley", name),
-        boxDir: path.resolve(root, platform.box),
+        boxDir: platform.box ? path.resolve(root, platform.box) : "",
+        vagrantBox: platform.vagrant_box,
         driver: { ...c.driver, bootTimeoutMs: durationMs(c.driver.boot_timeout, 60_000) },
         transport: {
           name: c.transport?.name ?? "docker-exec",

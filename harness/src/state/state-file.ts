@@ -9,9 +9,12 @@ import { LockedError, UserError } from "../errors.ts";
 export type Action = "destroy" | "create" | "converge" | "verify";
 
 export interface NodeState {
+  /** The driver's id of the box: a container id, or a libvirt domain name. */
   container: string;
   ip: string;
   hostname: string;
+  /** Where SSH reaches the node when not at `ip` (a VM's management address). */
+  ssh?: { host: string; port: number };
 }
 
 export interface InstanceState {

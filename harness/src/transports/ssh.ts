@@ -12,7 +12,9 @@ export class SshTransport implements Transport {
   constructor(private readonly defaultTimeoutMs: number, private readonly user = "root") {}
 
   async connect(node: string, state: InstanceState): Promise<Connection> {
-    const host = boxOf(state, node)?.ip;
+    const box = boxOf(state, node);
+    const host = box?.ssh?.host ?? box?.ip;
+    const port = box?.ssh?.port ?? 22;
     if (!host || !state.sshKey) throw new TransportFailed(`node ${node} of ${state.instance} has no address or key (run \`galley create ${state.instance}\`)`);
     const privateKey = readFileSync(state.sshKey);
     const client = new Client();
@@ -25,7 +27,7 @@ export class SshTransport implements Transport {
       });
       client.once("ready", resolve);
       // Keepalives notice a dead or cut-off node instead of waiting on TCP for minutes.
-      client.connect({ host, port: 22, username: this.user, privateKey, readyTimeout: 20_000, keepaliveInterval: 5_000, keepaliveCountMax: 3 });
+      client.connect({ host, port, username: this.user, privateKey, readyTimeout: 20_000, keepaliveInterval: 5_000, keepaliveCountMax: 3 });
     });
     const defaultTimeoutMs = this.defaultTimeoutMs;
     const run = (script: string, o: ExecOptions = {}, stdin?: NodeJS.ReadableStream): Promise<ExecResult> =>
@@ -76,6 +78,7 @@ export class SshTransport implements Transport {
   }
 
   loginCommand(node: string, state: InstanceState): string[] {
-    return ["ssh", "-i", state.sshKey!, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", `${this.user}@${boxOf(state, node)!.ip}`];
+    const box = boxOf(state, node)!;
+    return ["ssh", "-i", state.sshKey!, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-p", String(box.ssh?.port ?? 22), `${this.user}@${box.ssh?.host ?? box.ip}`];
   }
 }

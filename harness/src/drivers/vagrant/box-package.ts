@@ -5,6 +5,7 @@
 // Galley's cache beside it (QEMU gets the kernel and initrd from the storage pool, see libvirt.ts).
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import lockfile from "proper-lockfile";
 import { cacheDir } from "../../util/cache.ts";
 import { task } from "../../util/ui.ts";
@@ -19,6 +20,38 @@ export interface VagrantBox {
   privateKey: string;
 }
 
+/**
+ * Galley's boxes have one version: the hash in the name already changes with the definition. A
+ * version (rather than none) gives the box's volume in the storage pool a name known in advance.
+ */
+export const BOX_VERSION = "1";
+
+/**
+ * The volume vagrant-libvirt looks for in the pool before it uploads a box image (its
+ * HandleBoxImage.get_volume_name). Galley copies box.img there itself: vagrant-libvirt's upload
+ * streams it through libvirt in small chunks (over 2 minutes for 700 MB here), a copy takes seconds.
+ */
+export function boxVolumeName(boxName: string, version = BOX_VERSION): string {
+  return `${boxName.replace(/\//g, "-VAGRANTSLASH-")}_vagrant_box_image_${version}_box.img`;
+}
+
+/** box.img of an added box, wherever this Vagrant keeps it (boxes/NAME/VERSION[/ARCH]/libvirt/). */
+export function boxImageOf(boxName: string): string | undefined {
+  const walk = (dir: string, depth: number): string | undefined => {
+    if (!existsSync(dir) || depth > 4) return undefined;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isFile() && e.name === "box.img" && path.basename(dir) === "libvirt") return p;
+      if (e.isDirectory()) {
+        const found = walk(p, depth + 1);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(path.join(vagrantHome(), "boxes", boxName.replace(/\//g, "-VAGRANTSLASH-"), BOX_VERSION), 0);
+}
+
 const filesDir = (boxName: string) => cacheDir("vagrant", "box-files", boxName);
 
 function filesOf(boxName: string): VagrantBox {
@@ -29,7 +62,7 @@ function filesOf(boxName: string): VagrantBox {
 /** Added to Vagrant (its folder in VAGRANT_HOME/boxes) and its files complete. */
 function present(boxName: string): boolean {
   const f = filesOf(boxName);
-  return existsSync(path.join(vagrantHome(), "boxes", boxName)) && [f.kernel, f.initrd, f.privateKey, path.join(filesDir(boxName), "added")].every((p) => existsSync(p));
+  return Boolean(boxImageOf(boxName)) && [f.kernel, f.initrd, f.privateKey, path.join(filesDir(boxName), "added")].every((p) => existsSync(p));
 }
 
 export async function ensureVagrantBox(box: VmBox): Promise<VagrantBox> {
@@ -60,8 +93,15 @@ export async function ensureVagrantBox(box: VmBox): Promise<VagrantBox> {
           const boxFile = path.join(work, `${box.boxName}.box`);
           await must("tar", ["-cf", boxFile, "-C", work, "box.img", "metadata.json", "Vagrantfile"]);
           rmSync(image.disk, { force: true });
+          // A one-version catalogue, so the box has a version (see BOX_VERSION).
+          const catalogue = path.join(work, "catalogue.json");
+          writeFileSync(catalogue, JSON.stringify({
+            name: box.boxName,
+            description: `Galley VM box ${box.name} (${box.dir})`,
+            versions: [{ version: BOX_VERSION, providers: [{ name: "libvirt", url: pathToFileURL(boxFile).href }] }],
+          }) + "\n");
           progress("vagrant box add");
-          await vagrant(["box", "add", "--force", "--name", box.boxName, boxFile], { what: `adding box ${box.boxName} to Vagrant` });
+          await vagrant(["box", "add", "--force", catalogue], { what: `adding box ${box.boxName} to Vagrant` });
           writeFileSync(path.join(out, "added"), new Date().toISOString() + "\n");
         });
         await removeOlderBoxes(box);

@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import lockfile from "proper-lockfile";
 import { EnvironmentError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
 import { must, runCommand } from "./command.ts";
@@ -88,4 +89,25 @@ export async function probeKvm(kernel: string | undefined): Promise<Accelerator>
     ? `a kernel did not boot under KVM within ${KVM_PROBE_TIMEOUT_MS / 1000} s`
     : `QEMU with KVM failed (exit ${r.code}: ${(r.stderr.trim().split("\n").pop() ?? "").slice(0, 160)})`;
   return { accel: "tcg", reason: why };
+}
+
+/**
+ * One Galley process at a time changes what instances share in libvirt: the storage pool, the box
+ * volumes in it and libvirt's firewall chains. A create holds it until its domains exist (they then
+ * keep the box volumes in use); a destroy only tries it, and leaves shared things to whoever holds it.
+ */
+export async function lockHost(o: { wait: boolean }): Promise<(() => Promise<void>) | undefined> {
+  const dir = cacheDir("vagrant");
+  mkdirSync(dir, { recursive: true });
+  try {
+    return await lockfile.lock(path.join(dir, "libvirt"), {
+      realpath: false,
+      lockfilePath: path.join(dir, "libvirt.lock"),
+      stale: 30_000,
+      retries: o.wait ? { retries: 600, minTimeout: 1000, maxTimeout: 1000 } : 0,
+    });
+  } catch (err) {
+    if (!o.wait && (err as { code?: string }).code === "ELOCKED") return undefined;
+    throw err;
+  }
 }

@@ -49,7 +49,7 @@ export interface VmBox {
 }
 
 // Bump when the build steps below change, so cached VM boxes are rebuilt.
-const BUILDER_VERSION = "vm-1";
+const BUILDER_VERSION = "vm-2";
 
 export function loadVmBox(dir: string): VmBox {
   const file = path.join(dir, "box.yml");
@@ -128,10 +128,10 @@ Name=eth0
 [Network]
 DHCP=ipv4
 NET
-# systemd-network-generator writes 70-eth1.network from the kernel's ip=; pulling the cable (a
+# systemd-network-generator writes 90-eth1.network from the kernel's ip=; pulling the cable (a
 # partition) must not remove the node's address, as it would not on a server with a static one.
-mkdir -p /etc/systemd/network/70-eth1.network.d
-cat > /etc/systemd/network/70-eth1.network.d/galley.conf <<'NET'
+mkdir -p /etc/systemd/network/90-eth1.network.d
+cat > /etc/systemd/network/90-eth1.network.d/galley.conf <<'NET'
 [Network]
 ConfigureWithoutCarrier=yes
 IgnoreCarrierLoss=yes

@@ -2,7 +2,7 @@
 // instance's domains, volumes and networks, and the LIBVIRT_* firewall chains libvirt leaves behind.
 // QEMU runs as its own user (libvirt-qemu), which cannot read ~/.cache: whatever it opens (disks,
 // kernel, initrd, the emulator wrapper, console logs) lives under one folder of its own.
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ActionFailed } from "../../errors.ts";
 import { must, runCommand, type CommandResult } from "./command.ts";
@@ -76,17 +76,15 @@ export async function ensureLibvirtFiles(): Promise<void> {
   if (!/^State:\s+running/m.test((await virsh(["pool-info", POOL])).stdout)) await virsh(["pool-start", POOL]);
   // QEMU's TCG translation cache defaults to 1 GiB per VM, which made a 512 MB VM 1.48 GB resident;
   // libvirt has no setting for it that vagrant-libvirt can reach, so the emulator is this wrapper.
-  writeFileSync(
-    tcgEmulator(),
-    [
-      "#!/bin/sh",
-      "# Written by Galley: QEMU with a 128 MiB TCG translation cache instead of 1 GiB.",
-      'for a in "$@"; do shift; if [ "$a" = tcg ]; then a=tcg,tb-size=128; fi; set -- "$@" "$a"; done',
-      'exec /usr/bin/qemu-system-x86_64 "$@"',
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
+  const wrapper = [
+    "#!/bin/sh",
+    "# Written by Galley: QEMU with a 128 MiB TCG translation cache instead of 1 GiB.",
+    'for a in "$@"; do shift; if [ "$a" = tcg ]; then a=tcg,tb-size=128; fi; set -- "$@" "$a"; done',
+    'exec /usr/bin/qemu-system-x86_64 "$@"',
+    "",
+  ].join("\n");
+  // Rewritten only when it changed: libvirt probes an emulator again whenever its file changes.
+  if (!existsSync(tcgEmulator()) || readFileSync(tcgEmulator(), "utf8") !== wrapper) writeFileSync(tcgEmulator(), wrapper, { mode: 0o755 });
 }
 
 /** Puts a host file into the pool (QEMU-readable) as volume `name`, unless it is there already. */
