@@ -43,6 +43,8 @@ function vmSnapshot(): string[] {
   if (existsSync(index)) for (const id of Object.keys((JSON.parse(readFileSync(index, "utf8")) as { machines: object }).machines ?? {})) out.push(`vagrant machine ${id}`);
   for (const f of [".vagrant", "Vagrantfile"]) if (existsSync(path.join(stateDir, f))) out.push(`file ${path.join(stateDir, f)}`);
   if (existsSync("/var/lib/libvirt/galley")) out.push("folder /var/lib/libvirt/galley");
+  const caps = "/var/cache/libvirt/qemu/capabilities";
+  if (existsSync(caps)) for (const f of readdirSync(caps)) out.push(`file ${caps}/${f}`);
   return out.sort();
 }
 
@@ -62,9 +64,9 @@ function qemuProcesses(): { pid: number; cmd: string; rssMb: number }[] {
 }
 
 describe("the vagrant driver (three real VMs under libvirt)", function () {
-  let before: string[];
+  let initial: string[];
   before(() => {
-    before = vmSnapshot();
+    initial = vmSnapshot();
   });
   after(async () => {
     await galley([...config, "destroy", instance]);
@@ -93,6 +95,6 @@ describe("the vagrant driver (three real VMs under libvirt)", function () {
     process.stderr.write(`      [vm] ${accel?.[0]} (${accel?.[1]}); galley test ${(r.ms / 1000).toFixed(0)} s: ${steps}\n      [vm] peak RSS per VM (MB): ${JSON.stringify(peak)}\n`);
     expect(Object.keys(peak), "VMs seen running").to.have.length(3);
     for (const [vm, mb] of Object.entries(peak)) expect(mb, `peak resident memory of ${vm} (MB)`).to.be.below(MAX_RSS_MB);
-    expect(vmSnapshot(), "libvirt, Vagrant, firewall and QEMU processes after the run").to.deep.equal(before);
+    expect(vmSnapshot(), "libvirt, Vagrant, firewall and QEMU processes after the run").to.deep.equal(initial);
   });
 });

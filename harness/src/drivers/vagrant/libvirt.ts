@@ -152,4 +152,25 @@ export async function removeSharedWhenUnused(report: RemovalReport): Promise<voi
     rmSync(libvirtDir(), { recursive: true, force: true });
     report.removed.push(`folder ${libvirtDir()}`);
   }
+  // libvirt keeps what it probed of every emulator it ran, the TCG wrapper too.
+  for (const f of probedCapabilitiesOf(tcgEmulator())) {
+    rmSync(f, { force: true });
+    report.removed.push(`file ${f}`);
+  }
+}
+
+/** libvirt's cached capability probes (/var/cache/libvirt/qemu/capabilities/*.xml) of one emulator. */
+export function probedCapabilitiesOf(emulator: string): string[] {
+  const dir = "/var/cache/libvirt/qemu/capabilities";
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".xml"))
+    .map((f) => path.join(dir, f))
+    .filter((f) => {
+      try {
+        return readFileSync(f, "utf8").includes(`<emulator>${emulator}</emulator>`);
+      } catch {
+        return false;
+      }
+    });
 }
