@@ -43,8 +43,9 @@ function vmSnapshot(): string[] {
   if (existsSync(index)) for (const id of Object.keys((JSON.parse(readFileSync(index, "utf8")) as { machines: object }).machines ?? {})) out.push(`vagrant machine ${id}`);
   for (const f of [".vagrant", "Vagrantfile"]) if (existsSync(path.join(stateDir, f))) out.push(`file ${path.join(stateDir, f)}`);
   if (existsSync("/var/lib/libvirt/galley")) out.push("folder /var/lib/libvirt/galley");
-  const caps = "/var/cache/libvirt/qemu/capabilities";
-  if (existsSync(caps)) for (const f of readdirSync(caps)) out.push(`file ${caps}/${f}`);
+  for (const dir of ["/var/cache/libvirt/qemu/capabilities", "/var/log/libvirt/qemu", "/var/lib/libvirt/dnsmasq", "/etc/libvirt/qemu", "/etc/libvirt/qemu/networks"]) {
+    if (existsSync(dir)) for (const f of readdirSync(dir)) out.push(`file ${dir}/${f}`);
+  }
   return out.sort();
 }
 

@@ -126,10 +126,14 @@ export async function removeByPrefix(prefix: string, report: RemovalReport): Pro
   }
   for (const v of (await listVolumes()).filter(mine)) await attempt(`volume ${POOL}/${v}`, [["vol-delete", v, "--pool", POOL]]);
   for (const n of (await listNetworks()).filter(mine)) await attempt(`network ${n}`, [["net-destroy", n], ["net-undefine", n]]);
-  if (existsSync(consoleDir())) {
-    for (const f of readdirSync(consoleDir()).filter(mine)) rmSync(path.join(consoleDir(), f), { force: true });
+  // Console logs, and libvirt's own log of each domain's QEMU (kept by libvirt after the domain is gone).
+  for (const dir of [consoleDir(), QEMU_LOG_DIR]) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).filter(mine)) rmSync(path.join(dir, f), { force: true });
   }
 }
+
+const QEMU_LOG_DIR = "/var/log/libvirt/qemu";
 
 /**
  * When no Galley domain is left (any checkout): every volume of Galley's pool (box images, kernels),
