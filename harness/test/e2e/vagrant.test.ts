@@ -98,4 +98,16 @@ describe("the vagrant driver (three real VMs under libvirt)", function () {
     for (const [vm, mb] of Object.entries(peak)) expect(mb, `peak resident memory of ${vm} (MB)`).to.be.below(MAX_RSS_MB);
     expect(vmSnapshot(), "libvirt, Vagrant, firewall and QEMU processes after the run").to.deep.equal(initial);
   });
+
+  // The fault suites on VMs (crash = virsh destroy, stop/start, isolate/rejoin = link down/up) take
+  // several more minutes of three emulated CPUs on two cores: run with GALLEY_E2E_VM_FAULTS=1.
+  it("galley test faults-debian-12-vm: the fault suites pass on VMs and leave nothing behind (GALLEY_E2E_VM_FAULTS=1)", async function () {
+    if (!process.env.GALLEY_E2E_VM_FAULTS) return this.skip();
+    const r = await galley([...config, "test", "faults-debian-12-vm", "--destroy", "always"]);
+    const log = path.join(repo, "fixtures", "vm", ".galley", "faults-debian-12-vm", "galley.log");
+    expect(r.code, `${r.stderr}\n(log: ${log})`).to.equal(0);
+    expect(r.stderr).to.match(/checks passed on faults-debian-12-vm/).and.to.match(/fault: crash/i);
+    process.stderr.write(`      [vm] galley test faults-debian-12-vm ${(r.ms / 1000).toFixed(0)} s\n`);
+    expect(vmSnapshot(), "after the fault run").to.deep.equal(initial);
+  });
 });
