@@ -1,17 +1,14 @@
 // The DMZ: the proxy is the only way from the nodes to the discovery service. Both halves are proved:
 // every node's discovery traffic went through the proxy, and a direct connection fails.
 import { expect } from "chai";
-import { attach, type Cluster } from "galley/verifier";
+import { useCluster } from "galley/verifier";
+import type { FleetAttributes } from "../lib/expected.ts";
 
 describe("dmz: discovery through the HTTP proxy", function () {
-  let cluster: Cluster;
-  before(async () => {
-    cluster = await attach();
-  });
-  after(() => cluster?.close());
+  const cluster = useCluster<FleetAttributes>();
 
   it("the proxy's access log shows discovery requests for the instance's token from every node", async () => {
-    const token = String(cluster.state.exports?.["etcd.discovery"] ?? "");
+    const token = String(cluster.exports["etcd.discovery"] ?? "");
     expect(token, "discovery token").to.match(/^http:\/\/discovery:8087\/[0-9a-f]+$/);
     const log = await cluster.service("proxy").succeed("journalctl -u tinyproxy --no-pager -o cat");
     // tinyproxy logs "Connect (file descriptor N): <client ip>" then "Request (file descriptor N): <line>".

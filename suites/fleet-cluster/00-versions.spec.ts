@@ -4,9 +4,9 @@
 // (see harness/src/matrix/versions.ts), so `galley matrix` can compare them with what each cell asked
 // for; here, each daemon and client must be the binary of its configured artifact.
 import { expect } from "chai";
-import { attach, report, retry, skipIf, type Cluster, type Node } from "galley/verifier";
-import { factName, probeCommand, probeUnit, type FactKind, type Probe } from "galley/matrix";
-import { ports } from "./expected.ts";
+import { attach, type Cluster, type Node, report, retry, skipIf } from "galley/verifier";
+import { factName, probeCommand, probeUnit, type FactKind, type Probe } from "galley/verifier";
+import { ports, type FleetAttributes } from "../lib/expected.ts";
 
 /** The programs of each artifact this fixture installs: daemons by their unit, clients by command name. */
 const PROGRAMS = [
@@ -62,7 +62,7 @@ describe("versions", function () {
   });
 
   it("each etcd and fleet program a node runs is the binary of its configured artifact (sha256 of the running executable)", async function () {
-    const configured = PROGRAMS.filter((p) => cluster.plan.artifacts[p.artifact]);
+    const configured = PROGRAMS.filter((p) => cluster.artifacts[p.artifact]);
     skipIf(this, !configured.length, "no etcd or fleet artifact is configured: the box's own packages have no artifact to compare with");
     expect([...probes.keys()].sort(), "nodes probed by the previous check").to.deep.equal(cluster.nodes.map((n) => n.name).sort());
     const differ: string[] = [];

@@ -3,17 +3,14 @@
 // (restored from a snapshot, a stale data dir) can carry the same ones, so cluster and member ids are
 // compared across every node's view.
 import { expect } from "chai";
-import { attach, etcd, eventually, type Cluster } from "galley/verifier";
-import { ports, v2Status } from "./expected.ts";
+import { eventually, useCluster, type Node } from "galley/verifier";
+import * as etcd from "../lib/etcd.ts";
+import { ports, v2Status, type FleetAttributes } from "../lib/expected.ts";
 
 describe("etcd members", function () {
-  let cluster: Cluster;
-  before(async () => {
-    cluster = await attach();
-  });
-  after(() => cluster?.close());
+  const cluster = useCluster<FleetAttributes>();
 
-  const memberList = async (node: Cluster["nodes"][number]) =>
+  const memberList = async (node: Node) =>
     etcd.parseMemberListJson(await node.succeed("ETCDCTL_API=3 etcdctl member list -w json"));
 
   it("every node lists exactly the instance's nodes as started members of one cluster, with their peer and client URLs", async () => {

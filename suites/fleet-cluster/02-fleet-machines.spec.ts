@@ -3,8 +3,9 @@
 // And every fleetd is alive now: running, not frozen, and heartbeating (a dead fleetd stays listed until
 // its registration expires, so a listing alone proves nothing about the present).
 import { expect } from "chai";
-import { attach, eventually, fleet, type Cluster, type Node } from "galley/verifier";
-import { ports, requireV2 } from "./expected.ts";
+import { eventually, type Node, useCluster } from "galley/verifier";
+import * as fleet from "../lib/fleet.ts";
+import { ports, requireV2, type FleetAttributes } from "../lib/expected.ts";
 
 interface NodeFacts {
   node: string;
@@ -25,12 +26,8 @@ const durationSeconds = (d: string | undefined, fallback: number) => {
 };
 
 describe("fleet machines", function () {
-  let cluster: Cluster;
-  before(async () => {
-    cluster = await attach();
-  });
+  const cluster = useCluster<FleetAttributes>();
   beforeEach(() => requireV2(cluster));
-  after(() => cluster?.close());
 
   it("fleetctl list-machines shows one machine per node: the node's machine id, its IP and the metadata its fleetd is configured with", async () => {
     const facts = await cluster.each(factsOf);

@@ -2,15 +2,12 @@
 // successful heartbeats. etcd 3.6+ has no v2 API: there the same facts come from endpoint status and
 // the leader's metrics.
 import { expect } from "chai";
-import { attach, etcd, eventually, skipIf, type Cluster } from "galley/verifier";
-import { ports, v2Status } from "./expected.ts";
+import { eventually, skipIf, useCluster } from "galley/verifier";
+import * as etcd from "../lib/etcd.ts";
+import { ports, v2Status, type FleetAttributes } from "../lib/expected.ts";
 
 describe("etcd leader stats", function () {
-  let cluster: Cluster;
-  before(async () => {
-    cluster = await attach();
-  });
-  after(() => cluster?.close());
+  const cluster = useCluster<FleetAttributes>();
 
   it("one leader and N-1 followers with successful heartbeats, as endpoint status says (/v2/stats/leader, or v3 metrics where v2 is gone)", async () => {
     const { client } = ports(cluster);

@@ -2,8 +2,10 @@
 // watch fleet move it; then boot the machine again and watch it rejoin etcd and fleet. Each step first
 // proves the fault took effect (the machine is really down), so a fault that did nothing fails here.
 import { expect } from "chai";
-import { attach, etcd, eventually, fleet, skipIf, type Cluster, type Node } from "galley/verifier";
-import { agentTtlMs, ports } from "../fleet-cluster/expected.ts";
+import { attach, type Cluster, eventually, type Node, skipIf } from "galley/verifier";
+import * as etcd from "../lib/etcd.ts";
+import * as fleet from "../lib/fleet.ts";
+import { agentTtlMs, ports } from "../lib/expected.ts";
 
 describe("fault: crash of the machine running test.service", function () {
   let cluster: Cluster;

@@ -2,8 +2,8 @@
 // survivors still accept writes; with one more down they must refuse them. Each stopped member is
 // first proved down, so a fault that did nothing fails here instead of passing.
 import { expect } from "chai";
-import { attach, skipIf, type Cluster, type Node } from "galley/verifier";
-import { ports } from "../fleet-cluster/expected.ts";
+import { attach, type Cluster, type Node, skipIf } from "galley/verifier";
+import { ports } from "../lib/expected.ts";
 
 describe("fault: etcd quorum", function () {
   let cluster: Cluster;

@@ -2,8 +2,8 @@
 // write made meanwhile, and catches up once it is back on the network. The cut is proved first, and
 // every value is read back and compared here, never echoed by the command that checks it.
 import { expect } from "chai";
-import { attach, eventually, skipIf, type Cluster } from "galley/verifier";
-import { ports } from "../fleet-cluster/expected.ts";
+import { attach, type Cluster, eventually, skipIf } from "galley/verifier";
+import { ports } from "../lib/expected.ts";
 
 describe("fault: network partition", function () {
   let cluster: Cluster;

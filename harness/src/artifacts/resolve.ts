@@ -15,9 +15,10 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import lockfile from "proper-lockfile";
-import { ActionFailed, UserError } from "../errors.ts";
+import { ActionFailed, CommandFailed, UserError } from "../errors.ts";
+import { tail } from "../util/lines.ts";
 import type { ArtifactSpec } from "../config/schema.ts";
-import { parseBuildInfo } from "../matrix/buildinfo.ts";
+import { parseBuildInfo } from "../util/buildinfo.ts";
 import { cacheDir } from "../util/cache.ts";
 import { track } from "../util/children.ts";
 import { removeOnExit } from "../util/temp-dirs.ts";
@@ -204,7 +205,7 @@ function resolveVersion(recipe: string, version: string): Promise<string> {
     found = runScript(path.join(recipe, "resolve.sh"), [version]).then(({ code, output }) => {
       const concrete = output.trim().split("\n").pop() ?? "";
       if (code !== 0 || !concrete) {
-        throw new ActionFailed(`${path.basename(recipe)}: cannot resolve ${version}: ${output.trim().split("\n").slice(-3).join(" ")}`);
+        throw new CommandFailed({ node: "(host)", command: `${path.basename(recipe)}/resolve.sh ${version}`, exitCode: code || 1, outputTail: tail(output, 3) || "(printed no version)" });
       }
       return concrete;
     });
@@ -218,8 +219,7 @@ async function build(recipe: string, version: string, out: string, progress: (t:
   const logFile = `${out.replace(/\.tmp-\d+$/, "")}.log`;
   writeFileSync(logFile, output);
   if (code !== 0) {
-    const tail = output.trim().split("\n").slice(-12).join("\n");
-    throw new ActionFailed(`building ${path.basename(recipe)} ${version} failed (exit ${code}; full log ${logFile}):\n${tail}`);
+    throw new CommandFailed({ node: "(host)", command: `${path.basename(recipe)}/build.sh ${version} (full log ${logFile})`, exitCode: code, outputTail: tail(output, 12) });
   }
 }
 

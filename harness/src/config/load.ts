@@ -4,10 +4,11 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
+import { boxNotFound, findBox } from "../boxes/definition.ts";
 import { UserError } from "../errors.ts";
 import { knownColumn, suiteTitles } from "../matrix/columns.ts";
 import { isIsoDate, STAGE_COLUMNS } from "../matrix/expect.ts";
-import { GalleyConfig } from "./schema.ts";
+import { GalleyConfig, NODE_NAME } from "./schema.ts";
 
 export interface LoadedConfig {
   file: string;
@@ -88,7 +89,7 @@ function lineOf(doc: Document, lines: LineCounter, p: Path, key?: string): numbe
     if (key !== undefined && n === p.length && isMap(node)) {
       const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === key);
       const r = (pair?.key as { range?: number[] } | undefined)?.range;
-      if (r) return lines.linePos(r[0]).line;
+      if (r?.[0] !== undefined) return lines.linePos(r[0]).line;
     }
     if (isSeq(node) || isMap(node) || node.range) return lines.linePos(node.range[0]).line;
   }
@@ -125,8 +126,9 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
   for (const s of [c.verifier.suites].flat()) exists(s, ["verifier"], "suites");
   c.platforms.forEach((p, i) => {
     if (p.box && p.vagrant_box) errors.push(`${where(["platforms", i], "vagrant_box")}: give box or vagrant_box, not both`);
-    else if (p.box) dir(p.box, ["platforms", i], "box", "box.yml");
-    else if (!p.vagrant_box) errors.push(`${where(["platforms", i])}: box is required`);
+    else if (p.box) {
+      if (!findBox(p.box, root)) errors.push(`${where(["platforms", i], "box")}: ${boxNotFound(p.box, root)}`);
+    } else if (!p.vagrant_box) errors.push(`${where(["platforms", i])}: box is required`);
     if (p.vagrant_box && c.driver.name !== "vagrant") errors.push(`${where(["platforms", i], "vagrant_box")}: only the vagrant driver boots Vagrant boxes (driver is ${c.driver.name})`);
   });
   if (c.driver.name === "vagrant" && c.transport?.name !== "ssh") {
@@ -172,6 +174,9 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
       });
     }
     if (Array.isArray(s.nodes)) unique(s.nodes, ["suites", i, "nodes"]);
+    else if (s.node_prefix && !NODE_NAME.test(`${s.node_prefix}${s.nodes - 1}`)) {
+      errors.push(`${where(["suites", i], "node_prefix")}: ${s.node_prefix}${s.nodes - 1} is no host name (lower-case letters, digits and '-', at most 31)`);
+    }
     if (s.provisioner?.path || s.provisioner?.script || s.provisioner?.cluster_script) {
       provisionerDir(s.provisioner.path ?? c.provisioner.path, ["suites", i, "provisioner"], "path", s.provisioner.script, s.provisioner.cluster_script);
     }

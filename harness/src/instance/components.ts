@@ -1,26 +1,41 @@
-// Wires an instance's plugins from its plan. The only place that knows which classes exist.
+// Wires an instance's plugins from its plan: the composition root, the only place that knows which
+// driver, transport, provisioner and verifier classes exist. Tests build an Instance with fakes instead.
 import { DockerDriver } from "../drivers/docker/driver.ts";
 import type { Driver } from "../drivers/driver.ts";
 import { VagrantDriver } from "../drivers/vagrant/driver.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { Provisioner } from "../provisioners/provisioner.ts";
 import { ShellProvisioner } from "../provisioners/shell.ts";
-import { DockerExecTransport } from "../transports/docker-exec.ts";
-import { SshTransport } from "../transports/ssh.ts";
+import { transportFor } from "../transports/index.ts";
 import type { Transport } from "../transports/transport.ts";
+import { MochaVerifier } from "../verifiers/mocha/runner.ts";
+import type { Verifier } from "../verifiers/verifier.ts";
 
 export interface Components {
   driver: Driver;
   transport: Transport;
+  /** The driver's control transport: how the runner reaches services (set up, checked, asked for exports). */
+  controlTransport: Transport;
   provisioner: Provisioner;
+  verifier: Verifier;
+}
+
+export function driverFor(plan: InstancePlan): Driver {
+  switch (plan.driver.name) {
+    case "docker":
+      return new DockerDriver();
+    case "vagrant":
+      return new VagrantDriver();
+  }
 }
 
 export function componentsFor(plan: InstancePlan): Components {
+  const driver = driverFor(plan);
   return {
-    driver: plan.driver.name === "vagrant" ? new VagrantDriver() : new DockerDriver(),
-    transport: plan.transport.name === "ssh"
-      ? new SshTransport(plan.transport.commandTimeoutMs)
-      : new DockerExecTransport(plan.transport.commandTimeoutMs),
+    driver,
+    transport: transportFor(plan.transport),
+    controlTransport: transportFor({ name: driver.controlTransport, commandTimeoutMs: 300_000 }),
     provisioner: new ShellProvisioner(),
+    verifier: new MochaVerifier(),
   };
 }

@@ -3,7 +3,7 @@
 // `describe("title", …)` of the matrix suite's spec files (a column is the suite title of its checks).
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { specFiles } from "../verifier/mocha.ts";
+import { specFiles } from "../verifiers/mocha/spec-files.ts";
 import { STAGE_COLUMNS } from "./expect.ts";
 
 const TOP_LEVEL_DESCRIBE = /^describe\(\s*(["'`])((?:\\.|(?!\1).)*)\1/gm;

@@ -7,10 +7,13 @@ import { createHash } from "node:crypto";
 import { createReadStream, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { resolveArtifact } from "../artifacts/resolve.ts";
-import { Instance } from "../instance/runner.ts";
+import { failureOf } from "../errors.ts";
+import type { Instance } from "../instance/instance.ts";
+import type { InstancePlan } from "../plan/plan.ts";
+import { runPool } from "../util/pool.ts";
 import { formatMs, line } from "../util/ui.ts";
 import { samplePeakMemory } from "../util/memory.ts";
-import type { CheckResult } from "../verifier/mocha.ts";
+import type { CheckResult } from "../verifiers/results.ts";
 import { cellName, type Column, type Expectation, type JudgedColumn, type Judgement } from "./expect.ts";
 import type { Cell } from "./plan.ts";
 import { judge } from "./report.ts";
@@ -57,11 +60,22 @@ export const VERSIONS = "versions";
 
 /** The most telling line of an error: the last one that is not a pointer to a log file. */
 export function reasonOf(err: unknown): string {
-  const lines = String((err as Error)?.message ?? err).split("\n").map((l) => l.trim()).filter(Boolean)
-    .filter((l) => !/^\((full output|log): /.test(l) && !/^full log /.test(l));
-  const telling = lines.filter((l) => !/^(node \S+.*failed with exit code|last output:|timed out after)/.test(l));
-  const pick = (telling.at(-1) ?? lines.at(-1) ?? "").replace(/^build\.sh: /, "");
-  return pick.length > 160 ? pick.slice(0, 157) + "…" : pick;
+  const f = failureOf(err);
+  let reason: string;
+  if (f && "command" in f) {
+    // What the program itself said last (a recipe's `die` prefixes its name: drop it).
+    const said = f.outputTail.split("\n").map((l) => l.trim()).filter(Boolean).at(-1)?.replace(/^[\w.-]+\.sh: /, "");
+    reason = said ?? `${f.command} failed with exit code ${f.exitCode} on ${f.node}`;
+  } else if (f && "unit" in f) {
+    reason = `unit ${f.unit} on ${f.node} is ${f.state}`;
+  } else if (f) {
+    reason = `node ${f.node} ${f.status === "timeout" ? "did not finish booting" : `booted ${f.status}`}`;
+  } else {
+    // An error that is not about a command (a check's assertion, a config problem): its own first line.
+    const lines = String((err as Error)?.message ?? err).split("\n").map((l) => l.trim()).filter(Boolean);
+    reason = lines.find((l) => !/ failed on \S+:$/.test(l)) ?? lines[0] ?? "";
+  }
+  return reason.length > 160 ? reason.slice(0, 157) + "…" : reason;
 }
 
 const hashes = new Map<string, Promise<string>>();
@@ -83,7 +97,7 @@ async function hashArtifact(dir: string): Promise<Record<string, string>> {
   return Object.fromEntries(await Promise.all(files.map(async (f) => [f, await sha256File(path.join(dir, f))] as const)));
 }
 
-async function runCell(cell: Cell, keep: boolean): Promise<CellResult> {
+async function runCell(cell: Cell, keep: boolean, instance: (plan: InstancePlan) => Instance): Promise<CellResult> {
   const start = Date.now();
   const result: CellResult = {
     instance: cell.plan.name, values: cell.values, resolved: {}, asked: {}, running: {}, versionProblems: [], columns: {}, checks: [], ms: 0,
@@ -91,7 +105,7 @@ async function runCell(cell: Cell, keep: boolean): Promise<CellResult> {
   const columns: Record<string, Column> = {};
   let inst: Instance | undefined;
   try {
-    inst = await new Instance(cell.plan).open();
+    inst = await instance(cell.plan).open(`galley matrix (cell ${cell.plan.name})`);
     // Every artifact, even when one fails: the others still say what the cell asked for.
     const settled = await Promise.allSettled(Object.entries(cell.plan.artifacts).map(async ([n, s]) => {
       const a = await resolveArtifact(n, s);
@@ -161,15 +175,22 @@ function summary(columns: Record<string, Column>): string {
   return failed.length ? `fails ${failed.join(", ")}` : "passes";
 }
 
-export async function runMatrix(cells: Cell[], o: { concurrency: number; keep: boolean; expectations: Expectation[]; day: string }): Promise<MatrixResult> {
+export interface MatrixOptions {
+  concurrency: number;
+  keep: boolean;
+  expectations: Expectation[];
+  day: string;
+  /** An instance wired with its plugins (the CLI's factory; fakes in tests). */
+  instance: (plan: InstancePlan) => Instance;
+}
+
+export async function runMatrix(cells: Cell[], o: MatrixOptions): Promise<MatrixResult> {
   const started = Date.now();
   const memory = samplePeakMemory();
   const results: CellResult[] = new Array(cells.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < cells.length; i = next++) results[i] = await runCell(cells[i]!, o.keep);
-  };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, cells.length) }, worker));
+  // runCell never throws (a failing cell is data), so the pool's results are all fulfilled.
+  const settled = await runPool(cells, o.concurrency, (cell) => runCell(cell, o.keep, o.instance));
+  settled.forEach((r, i) => { if (r.status === "fulfilled") results[i] = r.value; });
   const { peakAboveBaselineBytes } = memory.stop();
   const suites = new Set(results.flatMap((r) => [...r.checks.map((c) => c.suite), ...(r.columns["verify"] ? ["verify"] : [])]));
   suites.delete(VERSIONS);

@@ -8,16 +8,9 @@
 // The matrix compares them with what each artifact is (its version, its binaries' sha256) here, knowing
 // no program by name: pure, so the comparison is unit-tested.
 
-export const FACT_KINDS = ["version", "series", "module", "sha256", "exe"] as const;
-export type FactKind = (typeof FACT_KINDS)[number];
+import { FACT_KINDS, parseFacts, type Fact, type FactKind } from "../contracts/facts.ts";
 
-export interface Fact {
-  kind: FactKind;
-  artifact: string;
-  program: string;
-  node: string;
-  value: string;
-}
+export { factName, parseFacts, type Fact, type FactKind } from "../contracts/facts.ts";
 
 /** What a cell asked for, per artifact: its concrete version and the sha256 of each of its files. */
 export interface Asked {
@@ -26,25 +19,6 @@ export interface Asked {
   versionFrom: string;
   /** file name → sha256 */
   sha256: Record<string, string>;
-}
-
-export function factName(kind: FactKind, artifact: string, program: string, node: string): string {
-  for (const [what, v] of [["program", program], ["node", node]] as const) {
-    if (!v || v.includes(".")) throw new Error(`fact ${kind}.${artifact}: ${what} "${v}" must be non-empty and have no dot`);
-  }
-  return `${kind}.${artifact}.${program}.${node}`;
-}
-
-/** The facts among a cell's properties (other properties are left alone). */
-export function parseFacts(properties: Record<string, string>): Fact[] {
-  const facts: Fact[] = [];
-  for (const [name, value] of Object.entries(properties)) {
-    const parts = name.split(".");
-    const kind = parts[0] as FactKind;
-    if (parts.length < 4 || !FACT_KINDS.includes(kind)) continue;
-    facts.push({ kind, artifact: parts.slice(1, -2).join("."), program: parts.at(-2)!, node: parts.at(-1)!, value });
-  }
-  return facts;
 }
 
 export const normalizeVersion = (v: string): string => v.trim().replace(/^v(?=\d)/, "").replace(/\+incompatible$/, "");

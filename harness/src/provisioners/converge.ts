@@ -1,61 +1,90 @@
-// The converge template: resolve artifacts on the host → upload provisioning, keys and artifacts to
-// every node → run the node phase in parallel → run the cluster phase once. Each node's output goes to
-// the instance log; a failure names the node and shows the last lines it printed.
-import { ActionFailed } from "../errors.ts";
+// The converge template: check services and take their exports → resolve artifacts on the host →
+// upload provisioning, keys and artifacts to every node → run the node phase in parallel → run the
+// cluster phase once. Each node's output goes to the instance log; a failure is a CommandFailed naming
+// the node, the script, the step it was in and what it printed last. Converge writes no state: it
+// records what it learned (exports as soon as they exist, then changes and artifact versions) through
+// the runner.
+import type { AttachedArtifact, BoxAddress } from "../contracts/attach.ts";
 import { resolveArtifact } from "../artifacts/resolve.ts";
 import { deepMerge } from "../config/merge.ts";
+import type { Driver } from "../drivers/driver.ts";
+import { ActionFailed, CommandFailed, commandFailure, failureOf } from "../errors.ts";
 import type { InstancePlan, NodePlan } from "../plan/plan.ts";
-import { checkServices, serviceExports } from "../services/services.ts";
+import { checkServices, nestExports, serviceAddresses, serviceExports } from "../services/services.ts";
 import type { InstanceState } from "../state/state-file.ts";
 import type { Connection, ExecResult, Transport } from "../transports/transport.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
-import { lineSplitter, tail } from "../util/lines.ts";
-import { ensureInstanceKey } from "../util/ssh-key.ts";
+import { lineSplitter } from "../util/lines.ts";
 import type { Progress } from "../util/ui.ts";
 import type { Provisioner } from "./provisioner.ts";
+import { unitEvidence, unitsNamedIn } from "./unit-evidence.ts";
 
 export const REMOTE_DIR = "/var/lib/galley";
 
-export async function converge(
-  plan: InstancePlan,
-  state: InstanceState,
-  transport: Transport,
-  provisioner: Provisioner,
-  log: InstanceLog,
-  progress: Progress,
-): Promise<void> {
+/** What a converge learned, for the runner to store. */
+export interface ConvergeFacts {
+  /** Attributes the services exported (dotted path → value), including those already known. */
+  exports?: Record<string, string>;
+  /** Per node (and "(cluster)"): what each step reported it changed. */
+  changes?: Record<string, string[]>;
+  artifacts?: Record<string, AttachedArtifact>;
+}
+
+export interface ConvergeContext {
+  plan: InstancePlan;
+  /** Read only: addresses of nodes and services, exports known from an earlier converge. */
+  state: InstanceState;
+  transport: Transport;
+  /** The driver's control transport, for services. */
+  controlTransport: Transport;
+  driver: Driver;
+  provisioner: Provisioner;
+  /** The folder with the instance's key pair (id_rsa, id_rsa.pub), uploaded to every node. */
+  sshKeyDir: string;
+  address(node: string): BoxAddress;
+  log: InstanceLog;
+  progress: Progress;
+  record(facts: ConvergeFacts): void;
+}
+
+export async function converge(ctx: ConvergeContext): Promise<void> {
+  const { plan, state, transport, provisioner, log, progress } = ctx;
   if (Object.keys(plan.services).length) {
     progress("checking services");
-    await checkServices(plan, state);
+    await checkServices(plan, state, ctx.driver, ctx.controlTransport);
   }
-  const exported = await serviceExports(plan, state);
-  const key = ensureInstanceKey(plan.stateDir, plan.name);
-  state.sshKey = key.privateKey;
+  const exports = await serviceExports(plan, state.exports ?? {}, serviceAddresses(state), ctx.controlTransport);
+  ctx.record({ exports });
+  const exported = nestExports(exports);
   progress("artifacts");
   const artifacts = await Promise.all(Object.entries(plan.artifacts).map(([name, spec]) => resolveArtifact(name, spec)));
+  ctx.record({ artifacts: Object.fromEntries(artifacts.map((a) => [a.name, { version: a.version, description: a.description }])) });
   // Service exports come last: they override every layer of attributes.
   const withExports = (node: NodePlan): NodePlan => ({ ...node, attributes: deepMerge(node.attributes, exported) });
-  const peers = Object.fromEntries(plan.nodes.map((n) => [n.name, state.nodes[n.name]?.ip ?? ""]));
+  const peers = Object.fromEntries(plan.nodes.map((n) => [n.name, ctx.address(n.name).ip]));
   const changes: Record<string, string[]> = {};
   let done = 0;
   progress(`provisioning ${plan.nodes.length} nodes`);
 
   const results = await Promise.allSettled(
     plan.nodes.map(async (node) => {
-      const conn = await transport.connect(node.name, state);
+      const conn = await transport.connect(ctx.address(node.name));
       try {
         const must = async (script: string) => {
           const r = await conn.exec(script, { timeoutMs: 60_000 });
-          if (r.exitCode !== 0) throw new ActionFailed(`node ${node.name}: \`${script}\` failed: ${tail(r.stderr + r.stdout, 5)}`);
+          if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node.name, script, r));
         };
         // Artifacts too: one left by an earlier converge with another config must never be used silently.
-        await must(`rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh ${REMOTE_DIR}/artifacts && mkdir -p ${REMOTE_DIR}/artifacts`);
+        const uploads = provisioner.uploads?.(plan) ?? [];
+        const stale = ["provision", "ssh", "artifacts", ...uploads.map((u) => u.remote)].map((d) => `${REMOTE_DIR}/${d}`).join(" ");
+        await must(`rm -rf ${stale} && mkdir -p ${REMOTE_DIR}/artifacts`);
         await conn.upload(provisioner.source(plan), `${REMOTE_DIR}/provision`);
-        await conn.upload(key.dir, `${REMOTE_DIR}/ssh`);
+        for (const u of uploads) await conn.upload(u.local, `${REMOTE_DIR}/${u.remote}`);
+        await conn.upload(ctx.sshKeyDir, `${REMOTE_DIR}/ssh`);
         for (const a of artifacts) await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
         const env = provisioner.environment(plan, { node: withExports(node), ip: peers[node.name]!, peers }, REMOTE_DIR);
         const r = await run(conn, node.name, provisioner.runCommand(plan, REMOTE_DIR), env, plan.provisioner.timeoutMs, log);
-        if (r.exitCode !== 0) throw failure(node.name, plan.provisioner.script, r, plan.provisioner.timeoutMs);
+        if (r.exitCode !== 0) throw await failure(conn, node.name, node.name, plan.provisioner.script, r, plan.provisioner.timeoutMs);
         const reported = await conn.exec(`cat ${REMOTE_DIR}/changes 2>/dev/null || true`);
         changes[node.name] = reported.stdout.split("\n").filter(Boolean);
         progress(`provisioned ${++done}/${plan.nodes.length} nodes`);
@@ -64,28 +93,34 @@ export async function converge(
       }
     }),
   );
-  state.changes = changes;
+  ctx.record({ changes });
   const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
-  if (failed.length) {
-    throw new ActionFailed(failed.map((e) => e.message).join("\n\n") + `\n(full output: ${log.file})`);
-  }
+  if (failed.length === 1) throw failed[0];
+  if (failed.length) throw new NodesFailed(failed, log.file);
 
   const first = plan.nodes[0]!;
   const command = provisioner.clusterCommand(plan, REMOTE_DIR);
   if (!command) return;
   progress("cluster phase");
-  const conn = await transport.connect(first.name, state);
+  const conn = await transport.connect(ctx.address(first.name));
   try {
     const env = {
       ...provisioner.environment(plan, { node: withExports(first), ip: peers[first.name]!, peers }, REMOTE_DIR),
       GALLEY_CHANGES: `${REMOTE_DIR}/cluster-changes`,
     };
     const r = await run(conn, `${first.name} cluster`, `: > ${REMOTE_DIR}/cluster-changes && ${command}`, env, plan.provisioner.timeoutMs, log);
-    if (r.exitCode !== 0) throw failure(`${first.name} (cluster phase)`, plan.provisioner.clusterScript!, r, plan.provisioner.timeoutMs);
+    if (r.exitCode !== 0) throw await failure(conn, first.name, `${first.name} (cluster phase)`, plan.provisioner.clusterScript!, r, plan.provisioner.timeoutMs);
     const reported = await conn.exec(`cat ${REMOTE_DIR}/cluster-changes 2>/dev/null || true`);
-    changes["(cluster)"] = reported.stdout.split("\n").filter(Boolean);
+    ctx.record({ changes: { ...changes, "(cluster)": reported.stdout.split("\n").filter(Boolean) } });
   } finally {
     await conn.close();
+  }
+}
+
+/** Several nodes failed: each failure in full, and the first one's data for reports. */
+export class NodesFailed extends ActionFailed {
+  constructor(readonly failures: Error[], logFile: string) {
+    super(failures.map((e) => e.message).join("\n\n") + `\n(full output: ${logFile})`, { cause: failures[0] });
   }
 }
 
@@ -98,7 +133,14 @@ async function run(conn: Connection, source: string, script: string, env: Record
   return r;
 }
 
-function failure(node: string, script: string, r: ExecResult, timeoutMs: number): ActionFailed {
-  const why = r.exitCode === 124 ? `timed out after ${Math.round(timeoutMs / 1000)} s` : `failed with exit code ${r.exitCode}`;
-  return new ActionFailed(`node ${node}: ${script} ${why}; last output:\n${tail(r.stdout + "\n" + r.stderr, 15)}`);
+/**
+ * The provisioning's own step markers ("--- 40-etcd") say which step was running when it failed; units
+ * its last output names that are not running come with their state and journal.
+ */
+async function failure(conn: Connection, node: string, where: string, script: string, r: ExecResult, timeoutMs: number): Promise<CommandFailed> {
+  const steps = [...r.stdout.matchAll(/^--- (\S+)$/gm)];
+  const f = commandFailure(where, script, r, { timeoutMs, step: steps.at(-1)?.[1] });
+  const units = await unitEvidence(conn, node, unitsNamedIn(f.outputTail));
+  return new CommandFailed(units.length ? { ...f, units } : f);
 }
+

@@ -4,18 +4,18 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import lockfile from "proper-lockfile";
+import type { AttachedArtifact, BoxAddress } from "../contracts/attach.ts";
 import { LockedError, UserError } from "../errors.ts";
 
 export type Action = "destroy" | "create" | "converge" | "verify";
 
-export interface NodeState {
-  /** The driver's id of the box: a container id, or a libvirt domain name. */
-  container: string;
-  ip: string;
+/** How to reach a box (its transport's address) and what its driver calls it. */
+export interface NodeState extends Omit<BoxAddress, "name"> {
   hostname: string;
-  /** Where SSH reaches the node when not at `ip` (a VM's management address). */
-  ssh?: { host: string; port: number };
 }
+
+/** A fault in effect on a node, until a start or rejoin undoes it. */
+export type ActiveFault = "crashed" | "stopped" | "isolated";
 
 export interface InstanceState {
   instance: string;
@@ -36,6 +36,12 @@ export interface InstanceState {
   sshKey?: string;
   /** Per-node changes reported by the last converge: node → step → what changed. */
   changes?: Record<string, string[]>;
+  /** The artifacts the last converge used, with their concrete versions. */
+  artifacts?: Record<string, AttachedArtifact>;
+  /** Faults in effect, by node (`galley list` shows them). */
+  faults?: Record<string, ActiveFault[]>;
+  /** Destructive suites that changed the cluster since its last converge: the next verify converges first. */
+  changedBy?: string[];
 }
 
 export function stateFile(stateDir: string) {
@@ -59,10 +65,14 @@ export function readState(stateDir: string, instance: string): InstanceState {
 }
 
 export function writeState(stateDir: string, state: InstanceState): void {
-  mkdirSync(stateDir, { recursive: true });
-  const file = stateFile(stateDir);
+  writeJsonAtomic(stateFile(stateDir), { ...state, updatedAt: new Date().toISOString() });
+}
+
+/** Temp file + rename: a reader (or a kill -9 mid-write) never sees half a file. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2) + "\n");
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
   renameSync(tmp, file);
 }
 

@@ -4,16 +4,16 @@ import { PassThrough } from "node:stream";
 import tarFs from "tar-fs";
 import { TransportFailed } from "../errors.ts";
 import { docker } from "../drivers/docker/client.ts";
-import type { InstanceState } from "../state/state-file.ts";
-import { boxOf, wrapScript, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { wrapScript, type BoxAddress, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export class DockerExecTransport implements Transport {
   readonly name = "docker-exec";
   constructor(private readonly defaultTimeoutMs: number) {}
 
-  async connect(node: string, state: InstanceState): Promise<Connection> {
-    const id = boxOf(state, node)?.container;
-    if (!id) throw new TransportFailed(`node ${node} of ${state.instance} has no container (run \`galley create ${state.instance}\`)`);
+  async connect(box: BoxAddress): Promise<Connection> {
+    const node = box.name;
+    const id = box.container;
+    if (!id) throw new TransportFailed(`node ${node} has no container (is the instance created?)`);
     const container = (await docker()).getContainer(id);
     const defaultTimeoutMs = this.defaultTimeoutMs;
     const conn: Connection = {
@@ -65,7 +65,7 @@ export class DockerExecTransport implements Transport {
     return conn;
   }
 
-  loginCommand(node: string, state: InstanceState): string[] {
-    return ["docker", "exec", "-it", "-e", `TERM=${process.env.TERM ?? "xterm"}`, boxOf(state, node)!.container, "bash", "-l"];
+  loginCommand(box: BoxAddress): string[] {
+    return ["docker", "exec", "-it", "-e", `TERM=${process.env.TERM ?? "xterm"}`, box.container ?? box.name, "bash", "-l"];
   }
 }

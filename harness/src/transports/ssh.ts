@@ -4,37 +4,36 @@ import { readFileSync } from "node:fs";
 import { Client } from "ssh2";
 import tarFs from "tar-fs";
 import { TransportFailed } from "../errors.ts";
-import type { InstanceState } from "../state/state-file.ts";
-import { boxOf, shellQuote, wrapScript, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
+import { shellQuote, wrapScript, type BoxAddress, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export class SshTransport implements Transport {
   readonly name = "ssh";
   constructor(private readonly defaultTimeoutMs: number, private readonly user = "root") {}
 
-  async connect(node: string, state: InstanceState): Promise<Connection> {
-    const box = boxOf(state, node);
-    const host = box?.ssh?.host ?? box?.ip;
-    const port = box?.ssh?.port ?? 22;
-    if (!host || !state.sshKey) throw new TransportFailed(`node ${node} of ${state.instance} has no address or key (run \`galley create ${state.instance}\`)`);
-    const privateKey = readFileSync(state.sshKey);
+  async connect(box: BoxAddress): Promise<Connection> {
+    const node = box.name;
+    const host = box.host ?? box.ip;
+    const user = box.user ?? this.user;
+    if (!host || !box.keyFile) throw new TransportFailed(`node ${node} has no address or key (is the instance created?)`);
+    const privateKey = readFileSync(box.keyFile);
     const client = new Client();
     let broken: Error | undefined;
     await new Promise<void>((resolve, reject) => {
       // A persistent listener: a socket error after `ready` must not crash the process.
       client.on("error", (e) => {
-        broken = new TransportFailed(`ssh ${this.user}@${host} (node ${node}): ${e.message}`, { cause: e });
+        broken = new TransportFailed(`ssh ${user}@${host} (node ${node}): ${e.message}`, { cause: e });
         reject(broken);
       });
       client.once("ready", resolve);
       // Keepalives notice a dead or cut-off node instead of waiting on TCP for minutes.
-      client.connect({ host, port, username: this.user, privateKey, readyTimeout: 20_000, keepaliveInterval: 5_000, keepaliveCountMax: 3 });
+      client.connect({ host, port: box.port ?? 22, username: user, privateKey, readyTimeout: 20_000, keepaliveInterval: 5_000, keepaliveCountMax: 3 });
     });
     const defaultTimeoutMs = this.defaultTimeoutMs;
     const run = (script: string, o: ExecOptions = {}, stdin?: NodeJS.ReadableStream): Promise<ExecResult> =>
       new Promise((resolve, reject) => {
         const start = Date.now();
         let argv = wrapScript(script, o.timeoutMs ?? defaultTimeoutMs);
-        if (o.user && o.user !== this.user) argv = ["sudo", "-u", o.user, "-H", ...argv];
+        if (o.user && o.user !== user) argv = ["sudo", "-u", o.user, "-H", ...argv];
         const envPrefix = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`); // quoted once, below
         const command = [...(envPrefix.length ? ["env", ...envPrefix] : []), ...argv].map(shellQuote).join(" ");
         if (broken) return reject(broken);
@@ -77,8 +76,7 @@ export class SshTransport implements Transport {
     };
   }
 
-  loginCommand(node: string, state: InstanceState): string[] {
-    const box = boxOf(state, node)!;
-    return ["ssh", "-i", state.sshKey!, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-p", String(box.ssh?.port ?? 22), `${this.user}@${box.ssh?.host ?? box.ip}`];
+  loginCommand(box: BoxAddress): string[] {
+    return ["ssh", "-i", box.keyFile ?? "", "-p", String(box.port ?? 22), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", `${box.user ?? this.user}@${box.host ?? box.ip}`];
   }
 }

@@ -1,11 +1,8 @@
 // How Galley runs commands on a node. Exit codes are data, not errors: only a command that could not
 // be run at all throws (TransportFailed).
-import type { InstanceState, NodeState } from "../state/state-file.ts";
+import type { BoxAddress } from "../contracts/attach.ts";
 
-/** A node or a service container of the instance, by name. */
-export function boxOf(state: InstanceState, name: string): NodeState | undefined {
-  return state.nodes[name] ?? state.services?.[name];
-}
+export type { BoxAddress } from "../contracts/attach.ts";
 
 export interface ExecResult {
   exitCode: number;
@@ -33,9 +30,10 @@ export interface Connection {
 
 export interface Transport {
   readonly name: string;
-  connect(node: string, state: InstanceState): Promise<Connection>;
-  /** argv for an interactive shell on the node (`galley login`). */
-  loginCommand(node: string, state: InstanceState): string[];
+  /** Opens a connection to one box; throws TransportFailed when it cannot be reached at all. */
+  connect(box: BoxAddress): Promise<Connection>;
+  /** argv for an interactive shell on the box (`galley login`). */
+  loginCommand(box: BoxAddress): string[];
 }
 
 /** bash -lc with strict mode, wrapped in coreutils timeout so a hung command cannot hang Galley. */

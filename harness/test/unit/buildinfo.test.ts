@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { buildInfoScript, moduleLine, parseBuildInfo, type BuildInfo } from "../../src/matrix/buildinfo.ts";
+import { buildInfoScript, moduleLine, parseBuildInfo, type BuildInfo } from "../../src/util/buildinfo.ts";
 
 function goBinary(): string {
   const found = [...(process.env.PATH ?? "").split(":").map((d) => path.join(d, "go")), "/usr/local/go/bin/go"].find(existsSync);

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { parseEndpointStatus, parseLeaderStats, parseMemberList, parseMemberListJson } from "../../src/verifier/etcd.ts";
-import { fullFlag, parseEnvironment, parseJournal, parseJournalUnix, parseMachines, parseMetadata, parseUnits, parseVersion } from "../../src/verifier/fleet.ts";
+import { parseEndpointStatus, parseLeaderStats, parseMemberList, parseMemberListJson } from "../../../suites/lib/etcd.ts";
+import { fullFlag, parseEnvironment, parseJournal, parseJournalUnix, parseMachines, parseMetadata, parseUnits, parseVersion } from "../../../suites/lib/fleet.ts";
 
 // Outputs as the article shows them (addresses from its text, only parsed here, never contacted),
 // and as etcd 3.4 and fleet 1.0 print them.

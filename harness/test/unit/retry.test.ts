@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { AssertionFailed } from "../../src/errors.ts";
 import type { Clock } from "../../src/util/clock.ts";
-import { eventually, FailFast, retry, TimedOut } from "../../src/verifier/retry.ts";
+import { eventually, FailFast, retry, TimedOut } from "../../src/util/retry.ts";
 
 /** A clock that advances only when slept on: retry loops run instantly and deterministically. */
 function fakeClock(): Clock & { slept: number } {

@@ -3,12 +3,13 @@
 // VM box definitions, and the configuration rules that come with the driver.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import { boxVolumeName } from "../../src/drivers/vagrant/box-package.ts";
-import { loadVmBox } from "../../src/drivers/vagrant/image.ts";
+import { loadBox } from "../../src/boxes/definition.ts";
+import { vmBoxOf, VM_LAYER, VM_PACKAGES } from "../../src/drivers/vagrant/image.ts";
 import { domainName, instancePrefix, isGalleyName, networkNames } from "../../src/drivers/vagrant/names.ts";
 import { nodeAddress, pickSubnets } from "../../src/drivers/vagrant/network.ts";
 import { parseSshConfig } from "../../src/drivers/vagrant/vagrant.ts";
@@ -138,43 +139,64 @@ describe("vagrant driver", () => {
     expect(boxVolumeName("generic/rocky9")).to.equal("generic-VAGRANTSLASH-rocky9_vagrant_box_image_1_box.img");
   });
 
-  describe("VM box definitions", () => {
+  describe("VM boxes from box definitions", () => {
     const boxes = () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), "galley-vmbox-"));
       mkdirSync(path.join(dir, "base"));
       writeFileSync(path.join(dir, "base", "box.yml"), "name: base\ndistribution: bookworm\npackages: [systemd, docker.io]\nmasked: [etcd]\n");
-      mkdirSync(path.join(dir, "vm"));
-      writeFileSync(path.join(dir, "vm", "box.yml"), "name: base-vm\nbase: ../base\npackages: [linux-image-cloud-amd64, docker.io]\n");
+      writeFileSync(path.join(dir, "base", "customize.sh"), "echo base\n");
+      mkdirSync(path.join(dir, "web"));
+      writeFileSync(path.join(dir, "web", "box.yml"), "extends: ../base\npackages: [lighttpd, docker.io]\nmasked: [lighttpd]\n");
+      writeFileSync(path.join(dir, "web", "customize.sh"), "echo web\n");
+      mkdirSync(path.join(dir, "settings"));
+      writeFileSync(path.join(dir, "settings", "box.yml"), "extends: ../base\nnested_docker: true\n");
       return dir;
     };
 
-    it("reuse the base's release, packages and masked units, and add their own", () => {
+    it("take the chain's release, packages, masks and customize.sh (base first), plus a kernel", () => {
       const dir = boxes();
-      const box = loadVmBox(path.join(dir, "vm"));
+      const box = vmBoxOf(loadBox(path.join(dir, "web")));
       expect(box.distribution).to.equal("bookworm");
-      expect(box.packages).to.deep.equal(["systemd", "docker.io", "linux-image-cloud-amd64"]);
-      expect(box.masked).to.deep.equal(["etcd"]);
-      expect(box.boxName).to.match(/^galley-base-vm-[0-9a-f]{12}$/);
+      expect(box.variant).to.equal("minbase");
+      expect(box.packages).to.deep.equal(["systemd", "docker.io", "lighttpd", ...VM_PACKAGES]);
+      expect(box.masked).to.deep.equal(["etcd", "lighttpd"]);
+      expect(box.customizeScripts).to.deep.equal([path.join(dir, "base", "customize.sh"), path.join(dir, "web", "customize.sh")]);
+      expect(box.boxName).to.match(/^galley-web-[0-9a-f]{12}$/);
     });
 
-    it("change name (hash) when the base's definition changes, so the box is rebuilt", () => {
+    it("a box that only changes settings shares its parent's VM box, as it shares its Docker image", () => {
       const dir = boxes();
-      const before = loadVmBox(path.join(dir, "vm")).boxName;
+      expect(vmBoxOf(loadBox(path.join(dir, "settings"))).boxName).to.equal(vmBoxOf(loadBox(path.join(dir, "base"))).boxName);
+    });
+
+    it("change name (hash) when any definition of the chain changes, so the box is rebuilt", () => {
+      const dir = boxes();
+      const before = vmBoxOf(loadBox(path.join(dir, "web"))).boxName;
+      writeFileSync(path.join(dir, "base", "customize.sh"), "echo base changed\n");
+      const after = vmBoxOf(loadBox(path.join(dir, "web"))).boxName;
+      expect(after).not.to.equal(before);
       writeFileSync(path.join(dir, "base", "box.yml"), "name: base\ndistribution: bookworm\npackages: [systemd, docker.io, curl]\n");
-      expect(loadVmBox(path.join(dir, "vm")).boxName).not.to.equal(before);
+      expect(vmBoxOf(loadBox(path.join(dir, "web"))).boxName).not.to.equal(after);
     });
 
-    it("name the file and key of a mistake", () => {
-      const dir = boxes();
-      writeFileSync(path.join(dir, "vm", "box.yml"), "name: base-vm\nbase: ../base\ndisk: 4G\n");
-      expect(() => loadVmBox(path.join(dir, "vm"))).to.throw(UserError, /vm\/box\.yml: \(top level\): Unrecognized key: "disk"|vm\/box\.yml: .*disk/);
-      writeFileSync(path.join(dir, "vm", "box.yml"), "name: lonely\n");
-      expect(() => loadVmBox(path.join(dir, "vm"))).to.throw(UserError, /distribution: required when there is no base/);
-    });
-
-    it("the repository's debian-12-vm box builds on debian-12", () => {
-      const box = loadVmBox(path.resolve(import.meta.dirname, "../../../boxes/debian-12-vm"));
+    it("the repository's fleet-node box (the Docker nodes' box) gives the VM box of debian-12, with etcd masked and Docker baked in", () => {
+      const box = vmBoxOf(loadBox(path.resolve(import.meta.dirname, "../../../boxes/fleet-node")));
+      expect(box.name).to.equal("debian-12");
       expect(box.packages).to.include.members(["etcd-server", "docker.io", "linux-image-cloud-amd64", "initramfs-tools"]);
+      expect(box.masked).to.include("etcd");
+      expect(box.customizeScripts.map((f) => path.basename(path.dirname(f)))).to.deep.equal(["debian-12"]);
+    });
+
+    it("the VM layer brings back what debian-12's customize.sh masks for containers but a machine needs", () => {
+      // Units named on `systemctl <verb>` lines (continuation lines joined).
+      const unitsOn = (script: string, verb: string) =>
+        script.replace(/\\\n/g, " ").split("\n").filter((l) => l.trim().startsWith(`systemctl ${verb} `)).flatMap((l) => l.split(/\s+/).filter((w) => /\.(service|socket|mount)$/.test(w)));
+      const maskedThere = unitsOn(readFileSync(path.resolve(import.meta.dirname, "../../boxes/debian-12/customize.sh"), "utf8"), "mask");
+      const unmasked = unitsOn(VM_LAYER, "unmask");
+      for (const unit of ["systemd-networkd.service", "systemd-remount-fs.service", "systemd-modules-load.service"]) {
+        expect(maskedThere, `debian-12 masks ${unit}`).to.include(unit);
+        expect(unmasked, `the VM layer unmasks ${unit}`).to.include(unit);
+      }
     });
   });
 
@@ -212,6 +234,7 @@ describe("vagrant driver", () => {
       expect(errorOf(config("docker", "", "{ name: p, vagrant_box: generic/rocky9 }"))).to.match(/platforms\[0\]\.vagrant_box: only the vagrant driver boots Vagrant boxes/);
       expect(errorOf(config("vagrant", "transport: ssh\n", "{ name: p, box: box, vagrant_box: a/b }"))).to.match(/platforms\[0\]\.vagrant_box: give box or vagrant_box, not both/);
       expect(errorOf(config("vagrant", "transport: ssh\n", "{ name: p }"))).to.match(/platforms\[0\]: box is required/);
+      expect(errorOf(config("vagrant", "transport: ssh\n", "{ name: p, box: nosuchbox }"))).to.match(/platforms\[0\]\.box: box nosuchbox not found/);
       expect(errorOf(config("{ name: vagrant, provider: hyperv }", "transport: ssh\n", "{ name: p, box: box }"))).to.match(/driver\.provider: .*libvirt.*virtualbox/);
     });
   });

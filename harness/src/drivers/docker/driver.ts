@@ -1,46 +1,53 @@
 // Docker driver: one bridge network per instance (nodes resolve each other by name), one container
-// per node from the box image, booted in parallel, each with its own /var/lib/docker volume so Docker
-// runs inside, and its own machine id (the box has none).
+// per node from the box image, booted in parallel, each with its own machine id (the box has none) and,
+// where the box says its nodes run Docker (nested_docker), its own /var/lib/docker volume.
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
-import { ActionFailed } from "../../errors.ts";
+import type { BoxAddress } from "../../contracts/attach.ts";
+import { ActionFailed, BootFailed, CommandFailed, commandFailure } from "../../errors.ts";
 import type { InstancePlan } from "../../plan/plan.ts";
-import type { InstanceState } from "../../state/state-file.ts";
+import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
-import { boxOf } from "../../transports/transport.ts";
-import { ensureInstanceKey } from "../../util/ssh-key.ts";
-import type { Progress } from "../../util/ui.ts";
-import type { Driver, NodeFaults } from "../driver.ts";
-import { ensureBox, loadBox } from "./box.ts";
-import { docker, isNotFound } from "./client.ts";
-import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner } from "./labels.ts";
+import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
+import { loadBox } from "../../boxes/definition.ts";
+import { ensureBox } from "./box.ts";
+import { checkInotifyBudget } from "./host-limits.ts";
+import { docker } from "./client.ts";
+import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
 import { hostConfigFor, systemdRecipe } from "./systemd.ts";
 
 export class DockerDriver implements Driver {
-  async create(plan: InstancePlan, state: InstanceState, progress: Progress): Promise<void> {
+  readonly name = "docker";
+  readonly controlTransport = "docker-exec" as const;
+
+  async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
     const d = await docker();
+    if (isLocalDaemon()) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
     const box = loadBox(plan.boxDir);
     progress(`box ${box.name}`);
-    const image = await ensureBox(box);
     const owner = ownerOf(plan);
+    const image = await ensureBox(box);
     const recipe = await systemdRecipe(image, plan.driver.privileged, labelsFor(owner, "probe"));
     // A previous run killed before it saved state may have left resources: start clean.
     const leftover = await sweep(owner);
     if (leftover.failures.length) {
       throw new ActionFailed(`cannot start clean: a previous run's resources could not be removed:\n${failureLines(leftover.failures)}`);
     }
-    state.session = randomBytes(6).toString("hex");
-    const labels = labelsFor(owner, state.session);
+    const session = randomBytes(6).toString("hex");
+    const labels = labelsFor(owner, session);
+    // What this create made, reported to the runner as it grows (a failed boot still leaves a record).
+    const facts: Required<DriverFacts> = { session, network: { id: "", name: "" }, volumes: [], nodes: {}, services: {} };
+    record(facts);
 
     // Docker picks a free subnet; nodes get fixed addresses in it, so a node keeps its address across
     // a crash and restart, and after rejoining the network (peers' configuration names it).
     const netName = resourceName(owner);
     const { id: netId, subnet } = await createNetwork(d, netName, labels);
-    state.network = { id: netId, name: netName };
+    facts.network = { id: netId, name: netName };
+    record(facts);
     const addressOf = (index: number) => hostAddress(subnet, index + 2);
     // Networks that services ask for beside the node network (a DMZ's backend, say).
     const networks: Record<string, string> = { nodes: netName };
@@ -49,9 +56,6 @@ export class DockerDriver implements Driver {
       await createNetwork(d, name, labels);
       networks[extra] = name;
     }
-    state.nodes = {};
-    state.services = {};
-    state.volumes = [];
 
     const boot = async (name: string, o: { role: "node" | "service"; networks: string[]; address?: string; dockerVolume: boolean }) => {
       const boxLabels = { ...labels, [LABEL_NODE]: name, [LABEL_ROLE]: o.role };
@@ -61,7 +65,7 @@ export class DockerDriver implements Driver {
         // Docker inside the node needs /var/lib/docker on a real filesystem, not on overlayfs.
         const volume = resourceName(owner, name, "docker");
         await d.createVolume({ Name: volume, Labels: boxLabels });
-        state.volumes!.push(volume);
+        facts.volumes.push(volume);
         binds.push(`${volume}:/var/lib/docker`);
       }
       const [first, ...rest] = o.networks.map((n) => networks[n]!);
@@ -81,18 +85,19 @@ export class DockerDriver implements Driver {
       for (const net of rest) await d.getNetwork(net).connect({ Container: container.id, EndpointConfig: { Aliases: [name] } });
       // Docker in the node keeps its containers' cgroups inside the node's, not beside the host's.
       if (o.dockerVolume && sharesHostCgroups(hostConfig)) await nestInnerDockerCgroups(container);
-      const entry = { container: container.id, ip: "", hostname: name };
-      if (o.role === "node") state.nodes[name] = entry;
-      else state.services![name] = entry;
+      const entry: NodeState = { container: container.id, ip: "", hostname: name };
+      (o.role === "node" ? facts.nodes : facts.services)[name] = entry;
+      record(facts);
       await container.start();
       const info = await container.inspect();
       entry.ip = info.NetworkSettings.Networks[first!]?.IPAddress ?? "";
+      record(facts);
     };
 
     const serviceNames = Object.keys(plan.services);
     progress(`booting ${plan.nodes.length} nodes${serviceNames.length ? ` and ${serviceNames.join(", ")}` : ""}`);
     await Promise.all([
-      ...plan.nodes.map((node) => boot(node.name, { role: "node", networks: ["nodes"], address: addressOf(node.index), dockerVolume: true })),
+      ...plan.nodes.map((node) => boot(node.name, { role: "node", networks: ["nodes"], address: addressOf(node.index), dockerVolume: box.nestedDocker })),
       // Services on the node network take fixed addresses too (from .200 up), so Docker never hands
       // one of them an address a node is about to claim.
       ...serviceNames.map((name, k) => {
@@ -101,30 +106,39 @@ export class DockerDriver implements Driver {
         return boot(name, { role: "service", networks, address: onNodes ? hostAddress(subnet, 200 + k) : undefined, dockerVolume: false });
       }),
     ]);
-    await Promise.all([...serviceNames, ...plan.nodes.map((n) => n.name)].map((n) => waitForBoot(state, n, plan.driver.bootTimeoutMs)));
+    const boxes = { ...facts.services, ...facts.nodes };
+    await Promise.all(Object.entries(boxes).map(([name, b]) => waitForBoot({ name, ...b }, plan.driver.bootTimeoutMs)));
     // Root's key for the SSH transport (and for a user who wants plain ssh): the instance's key pair.
-    const key = ensureInstanceKey(plan.stateDir, plan.name);
-    state.sshKey = key.privateKey;
-    const pub = readFileSync(`${key.privateKey}.pub`, "utf8").trim();
+    const pub = readFileSync(`${sshKey}.pub`, "utf8").trim();
     await Promise.all(plan.nodes.map(async (n) => {
-      const conn = await new DockerExecTransport(30_000).connect(n.name, state);
+      const conn = await new DockerExecTransport(30_000).connect({ name: n.name, ...facts.nodes[n.name]! });
       const r = await conn.exec(`install -d -m 700 /root/.ssh && echo '${pub}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys`);
-      if (r.exitCode !== 0) throw new ActionFailed(`node ${n.name}: cannot install root's SSH key: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0) throw new CommandFailed(commandFailure(n.name, "installing root's SSH key", r));
     }));
   }
 
-  async destroy(plan: InstancePlan, state: InstanceState): Promise<void> {
+  async destroy(plan: InstancePlan): Promise<void> {
     const report = await sweep(ownerOf(plan));
     if (report.failures.length) {
       // Everything else is gone; state keeps pointing at what is left, so login and a second destroy still work.
       throw new ActionFailed(`could not remove ${report.failures.length === 1 ? "one resource" : `${report.failures.length} resources`} of ${plan.name}:\n${failureLines(report.failures)}`);
     }
-    rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
-    delete state.sshKey;
-    state.nodes = {};
-    delete state.services;
-    delete state.network;
-    delete state.volumes;
+  }
+
+  async prune(project?: string): Promise<PruneReport> {
+    const r = await sweep(project ? { project } : undefined);
+    return {
+      removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
+      failed: r.failures.map((f) => `${f.resource}: ${f.reason}`),
+    };
+  }
+
+  async status(state: InstanceState, box: string): Promise<BoxStatus | undefined> {
+    const id = (state.nodes[box] ?? state.services?.[box])?.container;
+    if (!id) return undefined;
+    const info = await (await docker()).getContainer(id).inspect().catch(() => undefined);
+    if (!info) return { running: false, description: `its container ${id.slice(0, 12)} was removed` };
+    return { running: info.State.Running && !info.State.Paused, description: `container ${info.Name.slice(1)} ${info.State.Paused ? "paused" : info.State.Status}, exit code ${info.State.ExitCode}` };
   }
 
   faults: NodeFaults = {
@@ -134,12 +148,12 @@ export class DockerDriver implements Driver {
     stop: async (state, node) => {
       await (await container(state, node)).stop({ t: 20 });
     },
-    start: async (state, node, bootTimeoutMs = 60_000) => {
+    start: async (state, node, bootTimeoutMs) => {
       // Starting a running node is a no-op (Docker answers 304), as booting a booted machine would be.
       await (await container(state, node)).start().catch((e) => {
         if ((e as { statusCode?: number }).statusCode !== 304) throw e;
       });
-      await waitForBoot(state, node, bootTimeoutMs);
+      await waitForBoot(addressOf(state, node), bootTimeoutMs);
     },
     isolate: async (state, node) => {
       const d = await docker();
@@ -150,21 +164,25 @@ export class DockerDriver implements Driver {
       // Same address and alias as before, so peers' configuration still points at it.
       await d.getNetwork(state.network!.id).connect({
         Container: (await container(state, node)).id,
-        EndpointConfig: { Aliases: [node], IPAMConfig: { IPv4Address: boxOf(state, node)!.ip } },
+        EndpointConfig: { Aliases: [node], IPAMConfig: { IPv4Address: addressOf(state, node).ip } },
       });
     },
   };
 }
 
+function addressOf(state: InstanceState, node: string): BoxAddress {
+  const box = state.nodes[node] ?? state.services?.[node];
+  if (!box) throw new ActionFailed(`unknown node ${node} (nodes: ${Object.keys(state.nodes).join(", ")})`);
+  return { name: node, ...box };
+}
+
 async function container(state: InstanceState, node: string): Promise<Docker.Container> {
-  const id = boxOf(state, node)?.container;
-  if (!id) throw new ActionFailed(`unknown node ${node} (nodes: ${Object.keys(state.nodes).join(", ")})`);
-  return (await docker()).getContainer(id);
+  return (await docker()).getContainer(addressOf(state, node).container!);
 }
 
 /** Waits for `systemctl is-system-running` to finish booting; on failure names the failed units and their last journal lines. */
-export async function waitForBoot(state: InstanceState, node: string, timeoutMs: number): Promise<void> {
-  const conn = await new DockerExecTransport(timeoutMs).connect(node, state);
+export async function waitForBoot(box: BoxAddress, timeoutMs: number): Promise<void> {
+  const conn = await new DockerExecTransport(timeoutMs).connect(box);
   // --wait answers "starting" at once while the manager is not yet reachable: ask until boot is over.
   const r = await conn.exec(
     'while :; do s=$(systemctl is-system-running --wait 2>/dev/null || true); case "$s" in running|degraded|maintenance) echo "$s"; exit 0;; esac; sleep 0.1; done',
@@ -176,8 +194,7 @@ export async function waitForBoot(state: InstanceState, node: string, timeoutMs:
     "systemctl list-jobs --no-legend | head -5; for u in $(systemctl list-units --failed --plain --no-legend | awk '{print $1}'); do echo \"--- $u\"; journalctl -u \"$u\" -n 10 --no-pager; done",
     { timeoutMs: 20_000 },
   );
-  const why = r.exitCode === 124 ? `did not finish booting within ${Math.round(timeoutMs / 1000)} s` : `booted ${status || "with errors"}`;
-  throw new ActionFailed(`node ${node}: systemd ${why}. Failed units:\n${failed.stdout.trim() || "(none listed)"}`);
+  throw new BootFailed({ node: box.name, status: r.exitCode === 124 ? "timeout" : status || "failed", timeoutMs, units: failed.stdout.trim() });
 }
 
 /**
@@ -219,6 +236,12 @@ export function hostAddress(subnet: string, index: number): string {
  * Removes every container, network and volume labelled for the instance (or, without an owner,
  * everything Galley made), and the host cgroups their Docker left; reports what it could not remove.
  */
-export async function sweep(owner?: Owner): Promise<SweepReport> {
+export async function sweep(owner?: Scope): Promise<SweepReport> {
   return sweepWith(owner, await docker());
+}
+
+/** A daemon on this machine (a unix socket): its containers' processes are ours to count in /proc. */
+function isLocalDaemon(): boolean {
+  const host = process.env.DOCKER_HOST;
+  return !host || host.startsWith("unix://");
 }

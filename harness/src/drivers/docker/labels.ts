@@ -25,9 +25,14 @@ export function labelsFor(owner: Owner, session: string, extra: Record<string, s
   return { [LABEL_INSTANCE]: owner.instance, [LABEL_PROJECT]: projectId(owner.root), [LABEL_SESSION]: session, ...extra };
 }
 
-/** Docker API filter for one instance's resources, or (no owner) for everything Galley made anywhere. */
-export function ownerFilter(owner?: Owner) {
-  return { label: owner ? [`${LABEL_INSTANCE}=${owner.instance}`, `${LABEL_PROJECT}=${projectId(owner.root)}`] : [LABEL_INSTANCE] };
+/** Whose resources: one instance (an Owner), one project (the folder of its config), or all of Galley's. */
+export type Scope = Owner | { project: string } | undefined;
+
+/** Docker API filter for a scope's resources. */
+export function ownerFilter(scope?: Scope) {
+  if (!scope) return { label: [LABEL_INSTANCE] };
+  if ("project" in scope) return { label: [LABEL_INSTANCE, `${LABEL_PROJECT}=${scope.project}`] };
+  return { label: [`${LABEL_INSTANCE}=${scope.instance}`, `${LABEL_PROJECT}=${projectId(scope.root)}`] };
 }
 
 /** Names Docker accepts and humans can read: galley-<instance>-<node>-<project>. */

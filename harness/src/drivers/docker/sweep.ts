@@ -3,7 +3,8 @@
 // Docker left behind. It never stops at the first failure: it removes what it can and reports each
 // resource it could not remove, with Docker's reason.
 import type Docker from "dockerode";
-import { ownerFilter, type Owner } from "./labels.ts";
+import { isNotFound } from "./client.ts";
+import { ownerFilter, type Scope } from "./labels.ts";
 import { cgroupsOf, innerContainerIds, removeCgroup } from "./nested-cgroups.ts";
 
 /** The parts of the Docker client the sweep uses (a fake one in unit tests). */
@@ -30,7 +31,7 @@ export interface SweepOptions {
   cgroupMounts?: string[];
 }
 
-export async function sweep(owner: Owner | undefined, d: SweepClient, o: SweepOptions = {}): Promise<SweepReport> {
+export async function sweep(owner: Scope, d: SweepClient, o: SweepOptions = {}): Promise<SweepReport> {
   const timeoutMs = o.callTimeoutMs ?? 60_000;
   const filters = ownerFilter(owner);
   const report: SweepReport = { containers: [], networks: [], volumes: [], cgroups: [], failures: [] };
@@ -144,8 +145,6 @@ async function removeNetwork(d: SweepClient, id: string, call: Call): Promise<vo
   }
   await call(`removing network ${id}`, net.remove()).catch(ignoreNotFound);
 }
-
-const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
 function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err;

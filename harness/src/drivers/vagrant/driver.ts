@@ -3,24 +3,23 @@
 // read once, and from then on the ssh transport (root with the instance's key), never `vagrant ssh`.
 // Faults act on the libvirt domain: crash = virsh destroy, stop = ACPI shutdown, isolate = the nodes'
 // network link down (SSH goes through the management network, so an isolated node stays reachable).
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ActionFailed, EnvironmentError, UserError } from "../../errors.ts";
+import { loadBox } from "../../boxes/definition.ts";
+import type { BoxAddress } from "../../contracts/attach.ts";
+import { ActionFailed, BootFailed, CommandFailed, commandFailure, EnvironmentError, UserError } from "../../errors.ts";
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { SshTransport } from "../../transports/ssh.ts";
-import { boxOf } from "../../transports/transport.ts";
 import { InstanceLog } from "../../util/instance-log.ts";
-import { ensureInstanceKey } from "../../util/ssh-key.ts";
-import type { Progress } from "../../util/ui.ts";
-import type { Owner } from "../docker/labels.ts";
-import type { Driver, NodeFaults } from "../driver.ts";
+import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { boxImageOf, boxVolumeName, ensureVagrantBox, type VagrantBox } from "./box-package.ts";
 import { ensureLibvirtChains } from "./firewall.ts";
 import { chooseAccelerator, ensureLibvirtd, lockHost } from "./host.ts";
-import { loadVmBox } from "./image.ts";
+import { vmBoxOf } from "./image.ts";
 import { consoleDir, domainState, ensureLibvirtFiles, ensurePoolFile, interfaceOn, POOL, removeByPrefix, tcgEmulator, virsh, virshMaybe } from "./libvirt.ts";
-import { domainName, instancePrefix, networkNames } from "./names.ts";
+import { domainName, instancePrefix, networkNames, projectPrefix, type Owner } from "./names.ts";
 import { NETMASK, nodeAddress, pickSubnets, usedSubnets } from "./network.ts";
 import { cleanUpShared, forgetMachines, pruneVagrant } from "./prune.ts";
 import { renderVagrantfile } from "./vagrantfile.ts";
@@ -29,7 +28,11 @@ import { parseSshConfig, vagrant, type SshEndpoint } from "./vagrant.ts";
 const DEFAULT_MEMORY_MB = 512;
 
 export class VagrantDriver implements Driver {
-  async create(plan: InstancePlan, state: InstanceState, progress: Progress): Promise<void> {
+  readonly name = "vagrant";
+  /** SSH over the management network: it reaches a node whose nodes' network link is down. */
+  readonly controlTransport = "ssh" as const;
+
+  async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
     const provider = plan.driver.provider ?? "libvirt";
     if (Object.keys(plan.services).length) {
       throw new UserError(`${plan.name}: the vagrant driver runs no service containers (asked for: ${Object.keys(plan.services).join(", ")}); use the docker driver for suites with services`);
@@ -44,7 +47,7 @@ export class VagrantDriver implements Driver {
     } else {
       if (provider !== "libvirt") throw new UserError(`${plan.name}: Galley builds libvirt boxes only; with provider ${provider}, name a box with the platform's vagrant_box`);
       progress("box");
-      const files = await ensureVagrantBox(loadVmBox(plan.boxDir));
+      const files = await ensureVagrantBox(vmBoxOf(loadBox(plan.boxDir)));
       box = { name: files.name, files };
     }
     const accel = provider === "libvirt" ? await chooseAccelerator(box.files?.kernel) : undefined;
@@ -53,6 +56,8 @@ export class VagrantDriver implements Driver {
     const vagrantfile = path.join(plan.stateDir, "Vagrantfile");
     const release = provider === "libvirt" ? await lockHost({ wait: true }) : undefined;
     const addresses: Record<string, string> = {};
+    // What this create made, reported to the runner as it grows (a failed boot still leaves a record).
+    const facts: Required<Pick<DriverFacts, "session" | "nodes">> = { session: randomBytes(6).toString("hex"), nodes: {} };
     try {
       // A previous run killed before it saved state may have left domains and networks: start clean.
       await this.removeInstance(plan, owner);
@@ -104,7 +109,9 @@ export class VagrantDriver implements Driver {
         });
       }
       writeFileSync(vagrantfile, spec);
-      state.nodes = Object.fromEntries(plan.nodes.map((n) => [n.name, { container: domainName(owner, n.name), ip: addresses[n.name]!, hostname: n.name }]));
+      // container: the driver's name for the box (the libvirt domain); host/port follow from ssh-config.
+      facts.nodes = Object.fromEntries(plan.nodes.map((n) => [n.name, { container: domainName(owner, n.name), ip: addresses[n.name]!, hostname: n.name }]));
+      record(facts);
       progress(`booting ${plan.nodes.length} VMs (${accel ? accel.accel : provider})`);
       let lastLine = "";
       await vagrant(["up", "--parallel", "--no-provision", `--provider=${provider}`], {
@@ -119,7 +126,7 @@ export class VagrantDriver implements Driver {
           if (m && m[2] !== lastLine) progress(`${m[1]}: ${(lastLine = m[2]!).slice(0, 70)}`);
         },
       }).catch(async (err) => {
-        throw new ActionFailed(`${(err as Error).message}${await consoleTails(state)}`);
+        throw new ActionFailed(`${(err as Error).message}${await consoleTails(facts.nodes)}`);
       });
     } finally {
       await release?.();
@@ -127,17 +134,17 @@ export class VagrantDriver implements Driver {
 
     // One `vagrant ssh-config` for every node; from here on, plain SSH.
     const endpoints = parseSshConfig((await vagrant(["ssh-config"], { cwd: plan.stateDir, provider, what: `${plan.name}: vagrant ssh-config` })).stdout);
-    const key = ensureInstanceKey(plan.stateDir, plan.name);
-    const pub = readFileSync(`${key.privateKey}.pub`, "utf8").trim();
+    const pub = readFileSync(`${sshKey}.pub`, "utf8").trim();
     const hosts = plan.nodes.map((n) => `${addresses[n.name]} ${n.name}`).join("\n");
     progress("root's key and /etc/hosts on every node");
     await Promise.all(plan.nodes.map(async (n) => {
       const ep = endpoints[n.name];
       if (!ep) throw new ActionFailed(`node ${n.name}: \`vagrant ssh-config\` has no entry for it (entries: ${Object.keys(endpoints).join(", ") || "none"})`);
-      state.nodes[n.name]!.ssh = { host: ep.host, port: ep.port };
+      Object.assign(facts.nodes[n.name]!, { host: ep.host, port: ep.port } satisfies Partial<NodeState>);
+      record(facts);
       // Root's key for the ssh transport (and for `galley login`), and the nodes' names, as Docker's
       // DNS gives them to containers.
-      await asVagrantUser(n.name, ep, state.nodes[n.name]!, [
+      await asVagrantUser(n.name, ep, [
         "install -d -m 700 /root/.ssh",
         `echo '${pub}' > /root/.ssh/authorized_keys`,
         "chmod 600 /root/.ssh/authorized_keys",
@@ -145,24 +152,28 @@ export class VagrantDriver implements Driver {
         `printf '%s\\n' ${hosts.split("\n").map((l) => `'${l} # galley'`).join(" ")} >> /etc/hosts`,
       ].join(" && "));
     }));
-    state.sshKey = key.privateKey;
-    await Promise.all(plan.nodes.map((n) => waitForBoot(state, n.name, plan.driver.bootTimeoutMs)));
+    await Promise.all(plan.nodes.map((n) => waitForBoot({ name: n.name, ...facts.nodes[n.name]!, keyFile: sshKey }, plan.driver.bootTimeoutMs)));
   }
 
-  async destroy(plan: InstancePlan, state: InstanceState): Promise<void> {
+  async destroy(plan: InstancePlan): Promise<void> {
     const owner: Owner = { instance: plan.name, root: plan.root };
     const failures = await this.removeInstance(plan, owner);
     if (failures.length) {
       throw new ActionFailed(`could not remove ${failures.length === 1 ? "one resource" : `${failures.length} resources`} of ${plan.name}:\n${failures.map((f) => `  ${f.resource}: ${f.reason}`).join("\n")}`);
     }
-    rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
-    delete state.sshKey;
-    state.nodes = {};
   }
 
-  /** Every VM, volume and network Galley made in libvirt (any checkout), and what they shared. */
-  async prune(): Promise<{ removed: string[]; failures: { resource: string; reason: string }[] }> {
-    return pruneVagrant();
+  /** Every VM, volume and network Galley made in libvirt (`project`: a config folder; only its), and what they shared. */
+  async prune(project?: string): Promise<PruneReport> {
+    const r = await pruneVagrant(project ? projectPrefix(project) : undefined);
+    return { removed: r.removed, failed: r.failures.map((f) => `${f.resource}: ${f.reason}`) };
+  }
+
+  async status(state: InstanceState, box: string): Promise<BoxStatus | undefined> {
+    const domain = state.nodes[box]?.container;
+    if (!domain) return undefined;
+    const s = await domainState(domain).catch((e) => `unknown (${(e as Error).message.split("\n")[0]})`);
+    return { running: s === "running", description: `VM ${domain} ${s || "is gone"}` };
   }
 
   /** Domains, volumes, networks, console logs and Vagrant's records of the instance; then what instances share, when unused. */
@@ -197,11 +208,11 @@ export class VagrantDriver implements Driver {
         await new Promise((r) => setTimeout(r, 500));
       }
     },
-    start: async (state, node, bootTimeoutMs = 180_000) => {
+    start: async (state, node, bootTimeoutMs) => {
       const domain = domainOf(state, node);
       // Starting a running node is a no-op, as booting a booted machine would be.
       if ((await domainState(domain)) !== "running") await virsh(["start", domain], `start ${node}`);
-      await waitForBoot(state, node, bootTimeoutMs);
+      await waitForBoot({ name: node, ...state.nodes[node]!, keyFile: state.nodes[node]!.keyFile ?? state.sshKey }, bootTimeoutMs);
     },
     isolate: async (state, node) => {
       const domain = domainOf(state, node);
@@ -215,7 +226,7 @@ export class VagrantDriver implements Driver {
 }
 
 function domainOf(state: InstanceState, node: string): string {
-  const d = boxOf(state, node)?.container;
+  const d = state.nodes[node]?.container;
   if (!d) throw new ActionFailed(`unknown node ${node} (nodes: ${Object.keys(state.nodes).join(", ")})`);
   return d;
 }
@@ -230,13 +241,12 @@ async function libvirtInstalled(): Promise<boolean> {
 }
 
 /** Runs a root script as the box's user vagrant (sudo), with the key `vagrant ssh-config` named. */
-async function asVagrantUser(node: string, ep: SshEndpoint, entry: NodeState, script: string): Promise<void> {
+async function asVagrantUser(node: string, ep: SshEndpoint, script: string): Promise<void> {
   if (!ep.identityFile) throw new ActionFailed(`node ${node}: \`vagrant ssh-config\` names no IdentityFile`);
-  const state: InstanceState = { instance: node, nodes: { [node]: { ...entry, ssh: { host: ep.host, port: ep.port } } }, sshKey: ep.identityFile };
-  const conn = await new SshTransport(60_000, ep.user).connect(node, state);
+  const conn = await new SshTransport(60_000).connect({ name: node, ip: ep.host, host: ep.host, port: ep.port, user: ep.user, keyFile: ep.identityFile });
   try {
     const r = await conn.exec(`sudo -n bash -c ${shellQuote(script)}`);
-    if (r.exitCode !== 0) throw new ActionFailed(`node ${node}: setting up root's SSH key as ${ep.user} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-500)}`);
+    if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node, `installing root's SSH key and /etc/hosts as ${ep.user}`, r));
   } finally {
     await conn.close();
   }
@@ -248,14 +258,15 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * Waits until the node answers SSH and systemd finished booting; a boot that ends degraded fails
  * naming the failed units, one that never answers shows the end of its console.
  */
-export async function waitForBoot(state: InstanceState, node: string, timeoutMs: number): Promise<void> {
+export async function waitForBoot(box: BoxAddress, timeoutMs: number): Promise<void> {
+  const node = box.name;
   const deadline = Date.now() + timeoutMs;
   const transport = new SshTransport(timeoutMs);
   let lastError = "";
   while (Date.now() < deadline) {
     let conn;
     try {
-      conn = await transport.connect(node, state);
+      conn = await transport.connect(box);
     } catch (err) {
       lastError = (err as Error).message;
       await new Promise((r) => setTimeout(r, 1000));
@@ -273,20 +284,19 @@ export async function waitForBoot(state: InstanceState, node: string, timeoutMs:
         "systemctl list-jobs --no-legend | head -5; for u in $(systemctl list-units --failed --plain --no-legend | awk '{print $1}'); do echo \"--- $u\"; journalctl -u \"$u\" -n 10 --no-pager; done",
         { timeoutMs: 20_000 },
       );
-      const why = r.exitCode === 124 ? `did not finish booting within ${Math.round(timeoutMs / 1000)} s` : `booted ${status || "with errors"}`;
-      throw new ActionFailed(`node ${node}: systemd ${why}. Failed units:\n${failed.stdout.trim() || "(none listed)"}`);
+      throw new BootFailed({ node, status: r.exitCode === 124 ? "timeout" : status || "failed", timeoutMs, units: failed.stdout.trim() });
     } finally {
       await conn.close();
     }
   }
-  throw new ActionFailed(`node ${node}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (last: ${lastError})${await consoleTails(state, [node])}`);
+  throw new ActionFailed(`node ${node}: no SSH answer within ${Math.round(timeoutMs / 1000)} s (last: ${lastError})${await consoleTails({ [node]: box })}`);
 }
 
-/** The last console lines of each node (or the given ones), for errors about boots. */
-async function consoleTails(state: InstanceState, only?: string[]): Promise<string> {
+/** The last console lines of the given nodes, for errors about boots. */
+async function consoleTails(nodes: Record<string, { container?: string }>): Promise<string> {
   const parts: string[] = [];
-  for (const [name, n] of Object.entries(state.nodes)) {
-    if (only && !only.includes(name)) continue;
+  for (const [name, n] of Object.entries(nodes)) {
+    if (!n.container) continue;
     const file = path.join(consoleDir(), `${n.container}.log`);
     if (!existsSync(file)) continue;
     const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim());

@@ -1,94 +1,102 @@
-// VM images from box definitions, built offline-capable and without a bootloader: mmdebstrap makes the
-// rootfs (with a kernel and a small initramfs), `mkfs.ext4 -d` turns it into a disk with no loop
-// device, `qemu-img convert` into the qcow2 a libvirt box holds. The kernel and initrd are kept beside
-// it: QEMU boots them directly (root is the whole disk, /dev/vda).
+// VM images from box definitions, built without a bootloader: mmdebstrap makes the rootfs (with a
+// kernel and a small initramfs), `mkfs.ext4 -d` turns it into a disk with no loop device, `qemu-img
+// convert` into the qcow2 a libvirt box holds. The kernel and initrd are kept beside it: QEMU boots them
+// directly (root is the whole disk, /dev/vda).
 //
-// A VM box may name a `base` (a Docker box folder): its distribution, mirror, packages and masked
-// units are reused, so the VM runs what the containers run. The base's customize.sh is not: it is
-// about containers. The VM box's own customize.sh runs instead.
+// A VM is made from the same box.yml as a Docker node (boxes/definition.ts): the chain's release,
+// variant and mirror, every box's packages, masks and customize.sh (base first), then the VM layer
+// below (a kernel, Vagrant's contract, and the units a container box masks but a machine needs).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import { boxHash, unitName, type Box } from "../../boxes/definition.ts";
+import { hostDebianMirror } from "../../boxes/mirror.ts";
 import { EnvironmentError, UserError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
 import { removeOnExit } from "../../util/temp-dirs.ts";
-import { hostDebianMirror, loadBox } from "../docker/box.ts";
 import { must } from "./command.ts";
 
-const VmBoxDefinition = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/),
-  /** A Docker box folder (relative to this one) whose distribution, mirror, packages and masked units are reused. */
-  base: z.string().optional(),
-  /** Debian code name; required without a base. */
-  distribution: z.string().optional(),
-  mirror: z.string().optional(),
-  /** Added to the base's packages: what a machine needs that a container does not (a kernel). */
-  packages: z.array(z.string()).default([]),
-  masked: z.array(z.string()).default([]),
-  /** Modules the initramfs loads to find the root disk; a short list keeps the initramfs small. */
-  initramfs_modules: z.array(z.string()).default(["virtio_pci", "virtio_blk"]),
-  /** Size of the root disk (sparse: only what is used takes space). */
-  disk_size: z.string().regex(/^\d+[MG]$/, { message: "expected a size like 4G or 2048M" }).default("4G"),
-});
-
 export interface VmBox {
-  /** The Vagrant box name, unique per definition: galley-<name>-<hash>. */
+  /** The Vagrant box name, unique per definition chain and VM layer: galley-<name>-<hash>. */
   boxName: string;
   name: string;
+  /** box.yml's folder (for messages). */
   dir: string;
   hash: string;
   distribution: string;
+  variant: "minbase" | "buildd";
   mirror?: string;
   packages: string[];
   masked: string[];
+  /** customize.sh of every box in the chain, base first. */
+  customizeScripts: string[];
   initramfsModules: string[];
   diskSize: string;
 }
 
-// Bump when the build steps below change, so cached VM boxes are rebuilt.
-const BUILDER_VERSION = "vm-2";
+/** What a machine needs that a container does not: a kernel, its initramfs, AppArmor's parser (Docker
+ * loads its profile on a Debian kernel), and the node's own name without /etc/hosts (sudo asks). */
+export const VM_PACKAGES = ["linux-image-cloud-amd64", "initramfs-tools", "libnss-myhostname", "apparmor"];
+/** The cloud kernel builds virtio as modules: the initramfs needs these (and only these) to find the root disk. */
+export const INITRAMFS_MODULES = ["virtio_pci", "virtio_blk", "virtio_net"];
+/** The root disk (sparse: only what is used takes space). */
+export const DISK_SIZE = "4G";
 
-export function loadVmBox(dir: string): VmBox {
-  const file = path.join(dir, "box.yml");
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new UserError(`${file}: ${(err as Error).message}`);
-  }
-  const parsed = VmBoxDefinition.safeParse(raw);
-  if (!parsed.success) {
-    throw new UserError(parsed.error.issues.map((i) => `${file}: ${i.path.join(".") || "(top level)"}: ${i.message}`).join("\n"));
-  }
-  const def = parsed.data;
-  const hash = createHash("sha256").update(BUILDER_VERSION);
-  let base: ReturnType<typeof loadBox>["definition"] | undefined;
-  if (def.base) {
-    const baseDir = path.resolve(dir, def.base);
-    if (!existsSync(path.join(baseDir, "box.yml"))) throw new UserError(`${file}: base: no box.yml in ${baseDir}`);
-    base = loadBox(baseDir).definition;
-    hash.update("base").update(readFileSync(path.join(baseDir, "box.yml")));
-  }
-  const distribution = def.distribution ?? base?.distribution;
-  if (!distribution) throw new UserError(`${file}: distribution: required when there is no base`);
-  for (const f of ["box.yml", "customize.sh"]) {
-    if (existsSync(path.join(dir, f))) hash.update(f).update(readFileSync(path.join(dir, f)));
-  }
-  const h = hash.digest("hex").slice(0, 12);
+/**
+ * Run after the boxes' own customize.sh: units Galley's container boxes mask because a container cannot
+ * run them (debian-12's customize.sh) come back, as a machine needs them; what a VM without GPU, FUSE,
+ * device mapper or EFI never uses is masked (seconds each under TCG, where every second counts three
+ * times: three nodes on two cores). SSH host keys: ed25519 and ECDSA only (an RSA key alone took 15 s
+ * under TCG).
+ */
+export const VM_LAYER = `
+systemctl unmask systemd-remount-fs.service systemd-modules-load.service sys-kernel-config.mount \
+  sys-kernel-debug.mount sys-kernel-tracing.mount systemd-networkd.service systemd-networkd.socket
+mkdir -p /etc/systemd/system/ssh-host-keys.service.d
+cat > /etc/systemd/system/ssh-host-keys.service.d/galley-vm.conf <<'UNIT'
+[Service]
+ExecStart=
+ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
+UNIT
+systemctl mask e2scrub_reap.service modprobe@drm.service modprobe@efi_pstore.service \
+  modprobe@dm_mod.service modprobe@fuse.service modprobe@loop.service
+`;
+
+// Bump when the build steps below change, so cached VM boxes are rebuilt.
+const BUILDER_VERSION = "vm-3";
+
+/** The VM layer's fingerprint: a change to it (or to the build) rebuilds every VM box. */
+function vmLayerSalt(): string {
+  const h = createHash("sha256").update(BUILDER_VERSION).update(CONTRACT).update(VM_LAYER);
+  h.update(VM_PACKAGES.join(",")).update(INITRAMFS_MODULES.join(",")).update(DISK_SIZE);
+  return `vagrant-${h.digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * The VM box of a box definition. A box that adds nothing to its parent's system (only settings, such
+ * as nested_docker) shares its parent's VM box, as it shares its Docker image.
+ */
+export function vmBoxOf(box: Box): VmBox {
+  if (box.parent && !box.addsToParent) return vmBoxOf(box.parent);
+  const chain: Box[] = [];
+  for (let b: Box | undefined = box; b; b = b.parent) chain.unshift(b);
+  const hash = boxHash(box, vmLayerSalt());
   return {
-    boxName: `galley-${def.name}-${h}`,
-    name: def.name,
-    dir,
-    hash: h,
-    distribution,
-    mirror: def.mirror ?? base?.mirror,
-    packages: [...new Set([...(base?.packages ?? []), ...def.packages])],
-    masked: [...new Set([...(base?.masked ?? []), ...def.masked])],
-    initramfsModules: def.initramfs_modules,
-    diskSize: def.disk_size,
+    boxName: `galley-${box.name}-${hash}`,
+    name: box.name,
+    dir: box.dir,
+    hash,
+    distribution: box.base.distribution,
+    // mmdebstrap has no fakechroot variant (it is a mode there): such a box is built as minbase.
+    variant: box.base.variant === "buildd" ? "buildd" : "minbase",
+    mirror: box.base.mirror,
+    packages: [...new Set([...chain.flatMap((b) => b.definition.packages), ...VM_PACKAGES])],
+    masked: [...new Set(chain.flatMap((b) => b.definition.masked))],
+    customizeScripts: chain.flatMap((b) => (b.customizeScript ? [b.customizeScript] : [])),
+    initramfsModules: INITRAMFS_MODULES,
+    diskSize: DISK_SIZE,
   };
 }
 
@@ -102,10 +110,10 @@ export interface VmImage {
 }
 
 /**
- * The contract between the image and the Vagrant driver, applied in the rootfs before the box's own
- * customize.sh: user vagrant with the box key and password-less sudo (what Vagrant expects of any
- * box), the whole disk as root, eth0 by DHCP (management) and eth1 from the kernel's ip= (the nodes'
- * network), no machine id (each node makes its own at first boot).
+ * The contract between the image and the Vagrant driver, applied in the rootfs after the boxes'
+ * customize.sh and the VM layer: user vagrant with the box key and password-less sudo (what Vagrant
+ * expects of any box), the whole disk as root, eth0 by DHCP (management) and eth1 from the kernel's
+ * ip= (the nodes' network), no machine id (each node makes its own at first boot).
  */
 const CONTRACT = `
 set -eux
@@ -145,7 +153,7 @@ rm -f /etc/hostname /etc/machine-id /var/lib/dbus/machine-id
  */
 export async function buildVmImage(box: VmBox, outDir: string, progress: (t: string) => void, use: (image: VmImage) => Promise<void>): Promise<void> {
   if (process.getuid?.() !== 0) throw new EnvironmentError("building a VM box runs mmdebstrap and chroot, which need root: run galley as root once to build it");
-  const logFile = cacheDir("boxes", `${box.name}.log`);
+  const logFile = cacheDir("boxes", `${box.name}.vm.log`);
   mkdirSync(path.dirname(logFile), { recursive: true });
   const logStream = createWriteStream(logFile);
   const log = (l: string) => logStream.write(l + "\n");
@@ -173,7 +181,7 @@ export async function buildVmImage(box: VmBox, outDir: string, progress: (t: str
     let packagesSeen = 0;
     progress("mmdebstrap");
     await must("mmdebstrap", [
-      "--variant=minbase",
+      `--variant=${box.variant}`,
       "--mode=root",
       `--include=${box.packages.join(",")}`,
       `--essential-hook=${initramfsHook}`,
@@ -190,11 +198,14 @@ export async function buildVmImage(box: VmBox, outDir: string, progress: (t: str
     });
 
     progress("customizing");
-    const customize = path.join(box.dir, "customize.sh");
     const script = [
+      "set -eux",
+      ...box.customizeScripts.map((f) => `# ${f}\n${readFileSync(f, "utf8")}`),
+      // set -e again: a customize.sh may have turned it off.
+      "set -eux",
+      VM_LAYER,
       CONTRACT,
-      existsSync(customize) ? readFileSync(customize, "utf8") : "",
-      ...box.masked.map((s) => `systemctl mask ${s.includes(".") ? s : `${s}.service`}`),
+      ...box.masked.map((s) => `systemctl mask ${unitName(s)}`),
       "apt-get clean",
       "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/* /var/log/*.log",
     ].join("\n");
@@ -205,7 +216,7 @@ export async function buildVmImage(box: VmBox, outDir: string, progress: (t: str
     const newest = (prefix: string) => readdirSync(boot).filter((f) => f.startsWith(prefix)).sort().pop();
     const vmlinuz = newest("vmlinuz-");
     const initrd = newest("initrd.img-");
-    if (!vmlinuz || !initrd) throw new UserError(`${box.dir}/box.yml: the image has no kernel or initrd in /boot: add linux-image-cloud-amd64 and initramfs-tools to packages`);
+    if (!vmlinuz || !initrd) throw new UserError(`${box.dir}/box.yml: the VM image has no kernel or initrd in /boot (mmdebstrap installed ${VM_PACKAGES.join(", ")}: see ${logFile})`);
     const kernel = path.join(outDir, "vmlinuz");
     const initrdOut = path.join(outDir, "initrd.img");
     await must("cp", [path.join(boot, vmlinuz), kernel]);
@@ -233,6 +244,6 @@ function removeTree(dir: string): void {
 }
 
 function unmountUnder(dir: string): void {
-  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m?.startsWith(dir + "/"));
+  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(dir + "/"));
   for (const m of mounts.sort().reverse()) spawnSync("umount", ["-l", m]);
 }

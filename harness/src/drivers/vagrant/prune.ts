@@ -42,13 +42,16 @@ export async function forgetMachines(dir: string): Promise<void> {
   if (text.includes(JSON.stringify(dir).slice(1, -1))) await vagrantMaybe(["global-status", "--prune"]);
 }
 
-/** `galley prune` for VMs: every Galley domain, volume and network of any checkout, then the shared things. */
-export async function pruneVagrant(): Promise<RemovalReport> {
+/**
+ * `galley prune` for VMs: every Galley domain, volume and network whose name starts with `prefix`
+ * (default: any checkout's), then the shared things when no Galley VM is left.
+ */
+export async function pruneVagrant(prefix = GALLEY_PREFIX): Promise<RemovalReport> {
   const report: RemovalReport = { removed: [], failures: [] };
   const virshThere = await virshMaybe(["--version"]).then(() => true, () => false);
   if (virshThere) {
     await ensureLibvirtd();
-    await removeByPrefix(GALLEY_PREFIX, report);
+    await removeByPrefix(prefix, report);
     await cleanUpShared(report);
   }
   if (existsSync(path.join(vagrantHome(), "data", "machine-index", "index"))) await vagrantMaybe(["global-status", "--prune"]).catch(() => {});

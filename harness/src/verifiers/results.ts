@@ -26,6 +26,8 @@ export interface VerifyReport {
   instance: string;
   suites: SuiteCounts[];
   checks: CheckResult[];
+  /** Titles of the suites that declared they change the cluster (run last; the next verify reconverges first). */
+  destructive?: string[];
 }
 
 export function countBySuite(checks: CheckResult[]): SuiteCounts[] {

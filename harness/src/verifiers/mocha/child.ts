@@ -1,14 +1,23 @@
 // Child process that runs an instance's verification suites with mocha. A child, not in-process: ESM
 // spec modules cannot be unloaded, and instances verify concurrently.
-// Env: GALLEY_INSTANCE, GALLEY_CONFIG, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
+// Env: GALLEY_INSTANCE, GALLEY_ATTACH, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
 // GALLEY_TIMEOUT_MS, GALLEY_REPORTER.
 // Nothing is hidden: a skip without a reason fails, and a spec file that defines no checks fails.
+// register.ts comes first: the specs it loads are the project's, resolved through Galley's installation.
+import "./register.ts";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import Mocha from "mocha";
-import { countBySuite, type CheckResult as Result, type VerifyReport } from "./results.ts";
-import { installReportSink } from "./report.ts";
-import { skipReasonOf } from "./skip.ts";
+import { runDestructiveLast } from "../../suite-api/destructive.ts";
+import { installReportSink } from "../../suite-api/report.ts";
+import { skipReasonOf } from "../../suite-api/skip.ts";
+import { countBySuite, type CheckResult as Result, type VerifyReport } from "../results.ts";
+
+// The engine talks to this child over IPC: when the engine dies (even by kill -9) the channel closes,
+// and a verifier left alone must not go on injecting faults into a cluster nobody watches.
+// (A 'disconnect' listener keeps the channel, and so this process, alive: it is let go when the run ends.)
+let finished = false;
+if (process.send) process.on("disconnect", () => finished || process.exit(1));
 
 const results: Result[] = [];
 const { Spec } = Mocha.reporters;
@@ -62,16 +71,20 @@ const countTests = (s: Mocha.Suite) => {
   s.suites.forEach(countTests);
 };
 countTests(mocha.suite);
+// Suites that change the cluster run after every other (see suite-api/destructive.ts).
+const destructive = runDestructiveLast(mocha.suite);
 
 mocha.run((failures) => {
   for (const [file, n] of perFile) {
     if (n === 0) results.push({ title: `${path.basename(file)} defines no checks`, suite: path.basename(file), test: "(no checks)", file, state: "failed", ms: 0, error: `${file} ran no checks: a suite that checks nothing cannot pass` });
   }
   const instance = process.env.GALLEY_INSTANCE ?? "galley";
-  const report: VerifyReport = { instance, suites: countBySuite(results), checks: results };
+  const report: VerifyReport = { instance, suites: countBySuite(results), checks: results, ...(destructive.length ? { destructive } : {}) };
   if (process.env.GALLEY_RESULTS) writeFileSync(process.env.GALLEY_RESULTS, JSON.stringify(report, null, 2));
   if (process.env.GALLEY_JUNIT) writeFileSync(process.env.GALLEY_JUNIT, junit(report));
   process.exitCode = failures || results.some((r) => r.state === "failed") ? 1 : 0;
+  finished = true;
+  if (process.connected) process.disconnect();
 });
 
 function junit(report: VerifyReport): string {

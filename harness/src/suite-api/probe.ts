@@ -3,11 +3,11 @@
 // kernel runs, even when the file on disk was replaced since); a client through the file its command
 // name resolves to. One command per program: path, sha256, what `--version` says, Go build information.
 import { AssertionFailed } from "../errors.ts";
-import type { Node } from "../verifier/node.ts";
-import { buildInfoScript, moduleLine, parseBuildInfo, type BuildInfo } from "./buildinfo.ts";
+import type { Node } from "./node.ts";
+import { buildInfoScript, moduleLine, parseBuildInfo, type BuildInfo } from "../util/buildinfo.ts";
 
-export { factName, type FactKind } from "./versions.ts";
-export { moduleLine, type BuildInfo } from "./buildinfo.ts";
+export { factName, type FactKind } from "../contracts/facts.ts";
+export { moduleLine, type BuildInfo } from "../util/buildinfo.ts";
 
 export interface Probe {
   /** The executable's path ("/usr/local/bin/etcd"; " (deleted)" when replaced on disk since it started). */

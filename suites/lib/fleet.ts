@@ -1,5 +1,5 @@
 // fleetctl output (0.8.3 and 1.0.0), parsed. Tab-separated with --no-legend.
-import { AssertionFailed } from "../errors.ts";
+import { AssertionFailed } from "galley/verifier";
 
 export interface Machine {
   id: string;

@@ -1,6 +1,6 @@
 // etcdctl output across versions (v2 and v3 formats), parsed into one shape, so suites hold for
 // etcd 3.3 through 3.5 and fail with the real output when it does not parse.
-import { AssertionFailed } from "../errors.ts";
+import { AssertionFailed } from "galley/verifier";
 
 export interface Member {
   id: string;

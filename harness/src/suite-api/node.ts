@@ -1,12 +1,15 @@
 // A node as a verification suite sees it: the NixOS test driver's verbs, async, on top of one
-// primitive (execute, which never throws on a non-zero exit).
-import { AssertionFailed } from "../errors.ts";
-import type { NodeFaults } from "../drivers/driver.ts";
-import type { InstanceState } from "../state/state-file.ts";
+// primitive (execute, which never throws on a non-zero exit). Commands go straight to the node through
+// its transport; faults go through the engine (the driver acts, the runner records them).
+import type { BoxAddress, FaultKind } from "../contracts/attach.ts";
+import { AssertionFailed, commandFailure, formatUnitFailure, NodeCommandFailed } from "../errors.ts";
 import type { Connection, ExecOptions, ExecResult, Transport } from "../transports/transport.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
 import { tail } from "../util/lines.ts";
-import { FailFast, retry } from "./retry.ts";
+import { FailFast, retry } from "../util/retry.ts";
+
+/** Asks the engine to inject a fault on a node (and waits until it is done). */
+export type FaultChannel = (node: string, kind: FaultKind) => Promise<void>;
 
 export interface WaitOptions {
   timeoutMs?: number;
@@ -15,24 +18,28 @@ export interface WaitOptions {
 
 const DEFAULT_WAIT_MS = 90_000;
 
-export class Node {
+export class Node<A extends object = Record<string, any>> {
   private conn?: Promise<Connection>;
+  readonly name: string;
+  /** The node's address on the instance network (what its peers use). */
+  readonly ip: string;
 
   constructor(
-    readonly name: string,
-    readonly ip: string,
-    readonly attributes: Record<string, unknown>,
-    private readonly state: InstanceState,
+    private readonly address: BoxAddress,
+    /** The node's merged attributes (defaults < platform < environment < suite < node < service exports). */
+    readonly attributes: A,
     private readonly transport: Transport,
-    private readonly faults: NodeFaults,
+    private readonly faults: FaultChannel,
     private readonly log?: InstanceLog,
     /** Position in the suite's node list (what the provisioning gets as GALLEY_NODE_INDEX). */
     readonly index = 0,
-    private readonly bootTimeoutMs = 60_000,
-  ) {}
+  ) {
+    this.name = address.name;
+    this.ip = address.ip;
+  }
 
   private connection(): Promise<Connection> {
-    this.conn ??= this.transport.connect(this.name, this.state);
+    this.conn ??= this.transport.connect(this.address);
     return this.conn;
   }
 
@@ -46,14 +53,14 @@ export class Node {
   /** Runs a script that must succeed; returns its stdout. The error names node, command, exit code and output. */
   async succeed(script: string, options: ExecOptions = {}): Promise<string> {
     const r = await this.execute(script, options);
-    if (r.exitCode !== 0) throw new AssertionFailed(describe(this.name, script, r, "failed"));
+    if (r.exitCode !== 0) throw new NodeCommandFailed(commandFailure(this.name, `\`${script}\``, r));
     return r.stdout;
   }
 
   /** Runs a script that must fail; returns its combined output. */
   async fail(script: string, options: ExecOptions = {}): Promise<string> {
     const r = await this.execute(script, options);
-    if (r.exitCode === 0) throw new AssertionFailed(describe(this.name, script, r, "succeeded but was expected to fail"));
+    if (r.exitCode === 0) throw new NodeCommandFailed(commandFailure(this.name, `\`${script}\``, r), true);
     return r.stdout + r.stderr;
   }
 
@@ -91,12 +98,13 @@ export class Node {
         const info = await this.unitInfo(unit, ["ActiveState", "SubState"]);
         if (info.ActiveState === "active") return true;
         const journal = async () => tail((await this.execute(`journalctl -u ${unit} -n 10 --no-pager`)).stdout, 10);
+        const state = `${info.ActiveState}/${info.SubState}`;
         if (info.ActiveState === "failed") {
-          throw new FailFast(`unit ${unit} on ${this.name} failed; last journal lines:\n${await journal()}`);
+          throw new FailFast(formatUnitFailure({ node: this.name, unit, state, journalTail: await journal() }));
         }
         const jobs = await this.execute(`systemctl list-jobs --no-legend ${unit}`);
         if (info.ActiveState === "inactive" && !jobs.stdout.trim()) {
-          throw new FailFast(`unit ${unit} on ${this.name} is inactive and no job will start it; last journal lines:\n${await journal()}`);
+          throw new FailFast(formatUnitFailure({ node: this.name, unit, state: `${state} and no job will start it`, journalTail: await journal() }));
         }
         throw new AssertionFailed(`${unit} is ${info.ActiveState}/${info.SubState}${lastTry ? `; journal:\n${await journal()}` : ""}`);
       },
@@ -111,36 +119,38 @@ export class Node {
 
   /** Power cut (SIGKILL). */
   crash(): Promise<void> {
-    return this.fault("crash", () => this.resetAfter(this.faults.crash(this.state, this.name)));
+    return this.fault("crash");
   }
   /** Clean shutdown. */
   stop(): Promise<void> {
-    return this.fault("stop", () => this.resetAfter(this.faults.stop(this.state, this.name)));
+    return this.fault("stop");
   }
-  /** Boot again and wait for systemd. */
+  /** Boot again and wait for systemd (a running node is left as it is). */
   start(): Promise<void> {
-    return this.resetAfter(this.faults.start(this.state, this.name, this.bootTimeoutMs));
+    return this.fault("start");
   }
-  /** Cut from the instance network (docker exec still reaches it). */
+  /** Cut from the instance network (the control transport still reaches it). */
   isolate(): Promise<void> {
-    return this.fault("isolate", () => this.faults.isolate(this.state, this.name));
+    return this.fault("isolate");
   }
   rejoin(): Promise<void> {
-    return this.fault("isolate", () => this.faults.rejoin(this.state, this.name));
+    return this.fault("rejoin");
   }
 
   /**
-   * GALLEY_HARMLESS_FAULTS=crash,stop,isolate (or all) turns those faults into no-ops. It exists to
-   * test the fault suites themselves: each must fail when its fault does nothing.
+   * GALLEY_HARMLESS_FAULTS=crash,stop,isolate (or all) turns those faults into no-ops (rejoin follows
+   * isolate). It exists to test the fault suites themselves: each must fail when its fault does nothing.
    */
-  private async fault(kind: "crash" | "stop" | "isolate", act: () => Promise<void>): Promise<void> {
+  private async fault(kind: FaultKind): Promise<void> {
     const harmless = (process.env.GALLEY_HARMLESS_FAULTS ?? "").split(",").map((s) => s.trim());
-    if (harmless.includes(kind) || harmless.includes("all")) {
+    const family = kind === "rejoin" ? "isolate" : kind;
+    if (kind !== "start" && (harmless.includes(family) || harmless.includes("all"))) {
       this.log?.write(`${this.name} fault`, `${kind}: skipped (GALLEY_HARMLESS_FAULTS)`);
       return;
     }
     this.log?.write(`${this.name} fault`, kind);
-    await act();
+    // A crashed or restarted node's old connection is dead: the next command opens a new one.
+    await this.resetAfter(this.faults(this.name, kind));
   }
 
   private async resetAfter(p: Promise<void>): Promise<void> {
@@ -153,8 +163,4 @@ export class Node {
   async close(): Promise<void> {
     await this.resetAfter(Promise.resolve());
   }
-}
-
-function describe(node: string, script: string, r: ExecResult, what: string): string {
-  return `on ${node}: \`${script}\` ${what} (exit code ${r.exitCode}); output:\n${tail(r.stdout + "\n" + r.stderr, 12) || "(none)"}`;
 }

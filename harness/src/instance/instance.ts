@@ -1,0 +1,329 @@
+// Runs lifecycle actions on one instance. The only writer of instance state: plugins report what they
+// learn (the driver its boxes, converge its exports and changes) and this class stores it; it records
+// the attempted action, sets lastAction only on success, saves the state after every step (and on
+// interrupt), and keeps .galley/<instance>/attach.json — what suites read — in step with it.
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { resolveArtifact } from "../artifacts/resolve.ts";
+import { attachPath, type AttachFile, type BoxAddress, type FaultKind } from "../contracts/attach.ts";
+import { deepMerge } from "../config/merge.ts";
+import { faultKindsOf, type DriverFacts } from "../drivers/driver.ts";
+import { ActionFailed, ChecksFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, summaryOf, UserError } from "../errors.ts";
+import type { InstancePlan } from "../plan/plan.ts";
+import { converge, type ConvergeFacts } from "../provisioners/converge.ts";
+import { nestExports, serviceAddresses, setUpServices } from "../services/services.ts";
+import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type ActiveFault, type InstanceState } from "../state/state-file.ts";
+import { InstanceLog } from "../util/instance-log.ts";
+import { ensureInstanceKey } from "../util/ssh-key.ts";
+import { formatMs, line, task } from "../util/ui.ts";
+import { formatCounts, type CheckResult } from "../verifiers/results.ts";
+import type { Components } from "./components.ts";
+import { actionsBetween } from "./fsm.ts";
+
+export type DestroyPolicy = "passing" | "always" | "never";
+
+/** Open instances, so an interrupt can save their state before exiting. */
+export const openInstances = new Set<Instance>();
+
+/** The command a suite runs to inject a fault when no engine is attached (argv, then NODE KIND). */
+export type FaultCommand = (plan: InstancePlan) => string[];
+
+export class Instance {
+  readonly log: InstanceLog;
+  state: InstanceState;
+  lastVerify?: CheckResult[];
+  private unlock?: () => Promise<void>;
+
+  constructor(
+    readonly plan: InstancePlan,
+    readonly components: Components,
+    private readonly faultCommand: FaultCommand = () => [],
+  ) {
+    this.log = new InstanceLog(plan.stateDir);
+    this.state = this.readStateOrFresh();
+  }
+
+  /** An unreadable state file must not block `destroy` (which works from labels): remember the error. */
+  private stateError?: Error;
+  private readStateOrFresh(): InstanceState {
+    try {
+      this.stateError = undefined;
+      return readState(this.plan.stateDir, this.plan.name);
+    } catch (err) {
+      this.stateError = err as Error;
+      return { instance: this.plan.name, nodes: {} };
+    }
+  }
+
+  /**
+   * Takes the instance's lock for the whole command (a second galley process gets a clear error). With
+   * `command`, the instance log starts anew for it (the previous ones are kept as galley.log.1…).
+   */
+  async open(command?: string): Promise<this> {
+    this.unlock = await lockInstance(this.plan.stateDir, this.plan.name);
+    this.state = this.readStateOrFresh();
+    if (command) this.log.startRun(command);
+    openInstances.add(this);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.log.flush();
+    openInstances.delete(this);
+    await this.unlock?.().catch(() => {});
+    this.unlock = undefined;
+  }
+
+  /** Saves the state, and the attach file suites read (removed when the instance has no boxes). */
+  save(): void {
+    writeState(this.plan.stateDir, this.state);
+    const file = attachPath(this.plan.stateDir);
+    if (Object.keys(this.state.nodes).length) writeJsonAtomic(file, this.attachFile());
+    else rmSync(file, { force: true });
+  }
+
+  /** An interrupt: the state says so, and is saved; the caller exits. */
+  interrupted(signal: string): void {
+    this.state.lastError = `interrupted (${signal}) during ${this.state.lastAttempted ?? "start"}`;
+    this.save();
+  }
+
+  /** How to reach a node or service, from the state. */
+  address(name: string): BoxAddress {
+    const box = this.state.nodes[name] ?? this.state.services?.[name];
+    if (!box) throw new UserError(`no node ${name} in ${this.plan.name} (nodes: ${this.plan.nodes.map((n) => n.name).join(", ")})`);
+    return { name, ...box, keyFile: box.keyFile ?? this.state.sshKey };
+  }
+
+  /** Runs one action; returns its error instead of throwing (for the matrix, where failures are data). */
+  async attempt(action: Action): Promise<Error | undefined> {
+    try {
+      await this.run(action);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  /** Runs the lifecycle up to `desired`. */
+  async transitionTo(desired: Action): Promise<void> {
+    if (this.stateError && desired !== "destroy") throw this.stateError;
+    const actions = actionsBetween(this.state.lastAction, desired);
+    if (actions.includes("create") && actions.includes("converge")) this.prefetchArtifacts();
+    // Destructive suites changed the cluster last time: converge it back before checking it again.
+    if (desired === "verify" && this.state.changedBy?.length && !actions.includes("converge")) {
+      await this.run("converge", "converge (after destructive suites)");
+    }
+    for (const action of actions) await this.run(action);
+  }
+
+  /**
+   * Starts building or fetching the artifacts while the boxes boot: on a cold run the fleet build
+   * and the box build overlap. Converge awaits the same promises (or sees the error then).
+   */
+  private prefetchArtifacts(): void {
+    for (const [name, spec] of Object.entries(this.plan.artifacts)) resolveArtifact(name, spec).catch(() => {});
+  }
+
+  async test(policy: DestroyPolicy, { idempotence = true } = {}): Promise<void> {
+    try {
+      await this.run("destroy");
+      this.prefetchArtifacts();
+      await this.transitionTo("converge");
+      if (idempotence) await this.checkIdempotence();
+      await this.transitionTo("verify");
+    } catch (err) {
+      if (policy === "always") {
+        // Clean up, but report the failure that mattered, not a cleanup error on top of it.
+        const cleanup = await this.attempt("destroy");
+        // Say why: the wrapper's first line ("destroy failed on <instance>:") would not.
+        const why = cleanup instanceof InstanceFailure && cleanup.cause ? cleanup.cause : cleanup;
+        if (cleanup) line(`  ${this.plan.name}: destroy after the failure also failed: ${messageOf(why).split("\n")[0]} (log: ${this.log.file})`);
+      } else {
+        line(`  ${this.plan.name} kept for inspection: galley login ${this.plan.name} · galley destroy ${this.plan.name}`);
+      }
+      throw err;
+    }
+    if (policy !== "never") await this.run("destroy");
+  }
+
+  /**
+   * Converges a converged instance once more: a provisioning that changes anything the second time is
+   * not idempotent. Fails naming each node, step and change.
+   */
+  async checkIdempotence(): Promise<void> {
+    if (this.state.lastAction !== "converge" && this.state.lastAction !== "verify") await this.transitionTo("converge");
+    await this.run("converge", "converge again (idempotence)", () => {
+      const changed = Object.entries(this.state.changes ?? {}).filter(([, c]) => c.length);
+      if (changed.length) {
+        const list = changed.flatMap(([node, c]) => c.map((l) => `  ${node}: ${l}`)).join("\n");
+        throw new ActionFailed(`not idempotent: the second converge changed ${changed.map(([n]) => n).join(", ")}:\n${list}`);
+      }
+    });
+  }
+
+  /**
+   * A fault on a node, asked for by a check (through the verifier) or by `galley fault`: the driver
+   * acts, and the state records what is in effect.
+   */
+  async fault(node: string, kind: FaultKind): Promise<void> {
+    const faults = this.components.driver.faults;
+    if (!faults) throw new UserError(`the ${this.components.driver.name} driver cannot inject faults (${kind} on ${node} of ${this.plan.name})`);
+    this.address(node); // names the valid nodes when this one is unknown
+    if (kind === "start") await faults.start(this.state, node, this.plan.driver.bootTimeoutMs);
+    else await faults[kind](this.state, node);
+    const effect: Record<FaultKind, (f: ActiveFault[]) => ActiveFault[]> = {
+      crash: (f) => [...f.filter((x) => x !== "stopped" && x !== "crashed"), "crashed"],
+      stop: (f) => [...f.filter((x) => x !== "stopped" && x !== "crashed"), "stopped"],
+      start: (f) => f.filter((x) => x !== "stopped" && x !== "crashed"),
+      isolate: (f) => [...f.filter((x) => x !== "isolated"), "isolated"],
+      rejoin: (f) => f.filter((x) => x !== "isolated"),
+    };
+    const all = { ...this.state.faults };
+    const now = effect[kind](all[node] ?? []);
+    if (now.length) all[node] = now;
+    else delete all[node];
+    if (Object.keys(all).length) this.state.faults = all;
+    else delete this.state.faults;
+    this.log.write(`${node} fault`, `${kind}: in effect now: ${now.join(", ") || "none"}`);
+    this.save();
+  }
+
+  private recordBoxes(facts: DriverFacts): void {
+    if (facts.session) this.state.session = facts.session;
+    if (facts.network?.id) this.state.network = facts.network;
+    if (facts.volumes) this.state.volumes = [...facts.volumes];
+    if (facts.nodes) this.state.nodes = structuredClone(facts.nodes);
+    if (facts.services) this.state.services = structuredClone(facts.services);
+  }
+
+  private recordConverge(facts: ConvergeFacts): void {
+    if (facts.exports) this.state.exports = facts.exports;
+    if (facts.changes) this.state.changes = facts.changes;
+    if (facts.artifacts) this.state.artifacts = facts.artifacts;
+  }
+
+  private async run(action: Action, what: string = action, check?: () => void): Promise<void> {
+    const { plan, state } = this;
+    const { driver, transport, provisioner } = this.components;
+    state.lastAttempted = action;
+    this.log.write("galley", `== ${what} ${plan.name}`);
+    const label = `${what.padEnd(8)} ${plan.name}`;
+    try {
+      await task(label, async (progress) => {
+        switch (action) {
+          case "destroy":
+            await driver.destroy(plan, state);
+            rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
+            for (const k of ["changes", "exports", "artifacts", "faults", "sshKey", "services", "network", "volumes", "session", "changedBy"] as const) delete state[k];
+            state.nodes = {};
+            break;
+          case "create": {
+            // New service boxes mean new tokens: what the old ones exported is void.
+            for (const k of ["changes", "exports", "artifacts", "faults", "changedBy"] as const) delete state[k];
+            const key = ensureInstanceKey(plan.stateDir, plan.name);
+            state.sshKey = key.privateKey;
+            try {
+              await driver.create(plan, { progress, sshKey: key.privateKey, record: (f) => this.recordBoxes(f) });
+              if (Object.keys(plan.services).length) {
+                progress("setting up services");
+                await setUpServices(plan, serviceAddresses(state), this.components.controlTransport, this.log);
+              }
+            } finally {
+              this.save(); // boxes exist now: record them even if booting failed
+            }
+            break;
+          }
+          case "converge": {
+            const key = ensureInstanceKey(plan.stateDir, plan.name);
+            state.sshKey = key.privateKey;
+            await converge({
+              plan,
+              state,
+              transport,
+              controlTransport: this.components.controlTransport,
+              driver,
+              provisioner,
+              sshKeyDir: key.dir,
+              address: (n) => this.address(n),
+              log: this.log,
+              progress,
+              record: (f) => this.recordConverge(f),
+            });
+            check?.();
+            delete state.changedBy;
+            break;
+          }
+          case "verify":
+            await this.verify();
+            break;
+        }
+      });
+      state.lastAction = action === "destroy" ? undefined : action;
+      delete state.lastError;
+    } catch (err) {
+      state.lastError = `${action}: ${summaryOf(err)}`;
+      // Bad input and a broken environment keep their own errors; anything that went wrong on the
+      // instance (an action, a node that cannot be reached, a failed check) names the instance.
+      if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
+      if (err instanceof InstanceFailure) throw err;
+      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})`, { cause: err });
+    } finally {
+      this.save();
+    }
+  }
+
+  /** What suites read: addresses, attributes with the services' exports, artifacts, fault verbs. */
+  attachFile(): AttachFile {
+    const { plan, state } = this;
+    const exported = nestExports(state.exports ?? {});
+    const driver = this.components.driver;
+    return {
+      format: 1,
+      instance: plan.name,
+      attributes: deepMerge(plan.attributes, exported),
+      exports: state.exports ?? {},
+      artifacts: state.artifacts ?? {},
+      transport: { name: plan.transport.name, commandTimeoutMs: plan.transport.commandTimeoutMs },
+      controlTransport: { name: driver.controlTransport, commandTimeoutMs: plan.transport.commandTimeoutMs },
+      nodes: plan.nodes.filter((n) => state.nodes[n.name]).map((n) => ({ ...this.address(n.name), index: n.index, attributes: deepMerge(n.attributes, exported) })),
+      services: Object.keys(state.services ?? {}).map((s) => this.address(s)),
+      driver: { name: driver.name, faults: faultKindsOf(driver) },
+      faultCommand: this.faultCommand(plan),
+    };
+  }
+
+  private async verify(): Promise<void> {
+    this.save(); // the attach file is what the checks read
+    const report = await this.components.verifier.verify({
+      plan: this.plan,
+      attachFile: attachPath(this.plan.stateDir),
+      log: this.log,
+      fault: (node, kind) => this.fault(node, kind),
+    });
+    const results = report.checks;
+    this.lastVerify = results;
+    if (report.destructive?.length) this.state.changedBy = report.destructive;
+    // A verifier that ran no checks proved nothing (whatever verifier it is).
+    if (!results.length) throw new ActionFailed(`the ${this.components.verifier.name} verifier ran no checks on ${this.plan.name}: nothing was verified`);
+    const failed = results.filter((r) => r.state === "failed");
+    const passed = results.filter((r) => r.state === "passed");
+    const skipped = results.filter((r) => r.state === "pending");
+    for (const r of results) {
+      if (r.state === "passed") this.log.write("verify", `✓ ${r.title} (${formatMs(r.ms)})`);
+      if (r.state === "pending") this.log.write("verify", `- ${r.title}: skipped: ${r.skipReason}`);
+    }
+    // Counts per suite, always: a green line must say what ran and what did not.
+    const perSuite = report.suites.map((s) => `    ${s.suite}: ${formatCounts(s)}`).join("\n");
+    const skips = skipped.map((r) => `    - ${r.title}: skipped: ${r.skipReason}`).join("\n");
+    if (failed.length) {
+      const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
+      throw new ChecksFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`, failed.map((r) => r.title));
+    }
+    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}`);
+  }
+}
+
+function indent(text: string, n: number): string {
+  return text.split("\n").map((l) => " ".repeat(n) + l).join("\n");
+}

@@ -1,0 +1,77 @@
+// The mocha verifier: finds the suite's spec files and runs them in a child process against the
+// instance (a child, not in-process: ESM spec modules cannot be unloaded, and instances verify
+// concurrently). The child reaches the nodes itself (attach.json); faults it asks for come back over
+// its IPC channel and go through the runner. Output goes to the instance log; the caller gets one
+// result per check.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { FaultReply, FaultRequest } from "../../contracts/attach.ts";
+import { ActionFailed, messageOf } from "../../errors.ts";
+import { specFiles } from "./spec-files.ts";
+import { track } from "../../util/children.ts";
+import { lineSplitter } from "../../util/lines.ts";
+import { ownModule, runningFromSources } from "../../util/own-modules.ts";
+import type { VerifyReport } from "../results.ts";
+import type { Verifier, VerifyContext } from "../verifier.ts";
+
+/**
+ * The child and how to start it, all from Galley's own installation (never from the project's folder,
+ * which is the child's working directory): compiled, it runs as it is; from Galley's TypeScript sources
+ * it needs Galley's tsx first.
+ */
+function childArgs(): string[] {
+  const child = fileURLToPath(ownModule("./child.ts", import.meta.url));
+  return runningFromSources(import.meta.url) ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, child] : [child];
+}
+
+export class MochaVerifier implements Verifier {
+  readonly name = "mocha";
+
+  async verify({ plan, attachFile, log, fault }: VerifyContext): Promise<VerifyReport> {
+    const files = specFiles(plan.verifier.suites);
+    const resultsFile = path.join(plan.stateDir, "verify.json");
+    rmSync(resultsFile, { force: true });
+    const code = await new Promise<number>((resolve, reject) => {
+      const proc = track(spawn(process.execPath, childArgs(), {
+        cwd: plan.root,
+        env: {
+          ...process.env,
+          GALLEY_INSTANCE: plan.name,
+          GALLEY_ATTACH: attachFile,
+          GALLEY_SPECS: JSON.stringify(files),
+          GALLEY_RESULTS: resultsFile,
+          GALLEY_JUNIT: path.join(plan.stateDir, "junit.xml"),
+          GALLEY_TIMEOUT_MS: String(plan.verifier.timeoutMs),
+          GALLEY_REPORTER: plan.verifier.reporter,
+        },
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+      }));
+      // Faults a check asks for: performed by the engine, answered with the outcome.
+      proc.on("message", (m: FaultRequest) => {
+        if (!m?.galleyFault) return;
+        const { id, node, kind } = m.galleyFault;
+        fault(node, kind).then(
+          () => proc.connected && proc.send({ galleyFaultReply: { id } } satisfies FaultReply),
+          (err) => proc.connected && proc.send({ galleyFaultReply: { id, error: messageOf(err) } } satisfies FaultReply),
+        );
+      });
+      const out = lineSplitter((l) => log.write("verify", l));
+      proc.stdout!.on("data", (b: Buffer) => out.push(b.toString()));
+      proc.stderr!.on("data", (b: Buffer) => out.push(b.toString()));
+      proc.on("error", reject);
+      proc.on("close", (c) => {
+        out.flush();
+        resolve(c ?? 1);
+      });
+    });
+    if (!existsSync(resultsFile)) throw new ActionFailed(`the verifier did not run (exit ${code}); see ${log.file}`);
+    const report = JSON.parse(readFileSync(resultsFile, "utf8")) as VerifyReport;
+    if (code !== 0 && !report.checks.some((r) => r.state === "failed")) {
+      throw new ActionFailed(`the verifier exited with ${code} before running every check; see ${log.file}`);
+    }
+    return report;
+  }
+}
