@@ -3,11 +3,12 @@
 // VM box definitions, and the configuration rules that come with the driver.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import { boxVolumeName } from "../../src/drivers/vagrant/box-package.ts";
+import { ensureMachinePartition } from "../../src/drivers/vagrant/host.ts";
 import { loadBox } from "../../src/boxes/definition.ts";
 import { vmBoxOf, VM_LAYER, VM_PACKAGES } from "../../src/drivers/vagrant/image.ts";
 import { domainName, instancePrefix, isGalleyName, networkNames } from "../../src/drivers/vagrant/names.ts";
@@ -53,6 +54,8 @@ describe("vagrant driver", () => {
       const text = renderVagrantfile(libvirtSpec());
       expect(text).to.include(`lv.cmd_line = '${kernelCommandLine({ name: "infra1", ip: "10.201.3.3" }, "255.255.255.0")}'`);
       expect(kernelCommandLine({ name: "infra1", ip: "10.201.3.3" }, "255.255.255.0")).to.include("ip=10.201.3.3:::255.255.255.0:infra1:eth1:off systemd.hostname=infra1");
+      // A loaded host under TCG made a guest kernel panic in its IO-APIC timer check.
+      expect(kernelCommandLine({ name: "infra1", ip: "10.201.3.3" }, "255.255.255.0").split(" ")).to.include("no_timer_check");
       expect(text.match(/auto_config: false/g)).to.have.length(2);
       expect(text).to.include("config.vm.guest = :debian");
       expect(text).to.include("config.ssh.insert_key = false");
@@ -198,6 +201,27 @@ describe("vagrant driver", () => {
         expect(unmasked, `the VM layer unmasks ${unit}`).to.include(unit);
       }
     });
+  });
+
+  it("makes libvirt's /machine cgroup partition in the controllers libvirt uses (cpuset with its parent's CPUs), once", function () {
+    if (existsSync("/run/systemd/system")) return this.skip(); // machined's business there
+    const root = mkdtempSync(path.join(os.tmpdir(), "galley-cgroups-"));
+    for (const c of ["cpu", "cpuset", "pids"]) mkdirSync(path.join(root, c));
+    writeFileSync(path.join(root, "cpuset", "cpuset.cpus"), "0-1\n");
+    writeFileSync(path.join(root, "cpuset", "cpuset.mems"), "0\n");
+    const mountinfo = path.join(root, "mountinfo");
+    writeFileSync(mountinfo, [
+      `30 25 0:26 / ${root}/cpu rw,nosuid - cgroup cgroup rw,cpu`,
+      `31 25 0:27 / ${root}/cpuset rw,nosuid - cgroup cgroup rw,cpuset`,
+      `32 25 0:28 / ${root}/pids rw,nosuid - cgroup cgroup rw,pids`,
+      `22 1 0:20 / /proc rw - proc proc rw`,
+      "",
+    ].join("\n"));
+    expect(ensureMachinePartition(mountinfo)).to.deep.equal([path.join(root, "cpu", "machine"), path.join(root, "cpuset", "machine")]);
+    expect(readFileSync(path.join(root, "cpuset", "machine", "cpuset.cpus"), "utf8")).to.equal("0-1\n");
+    expect(readFileSync(path.join(root, "cpuset", "machine", "cpuset.mems"), "utf8")).to.equal("0\n");
+    expect(existsSync(path.join(root, "pids", "machine")), "pids is no controller libvirt uses").to.equal(false);
+    expect(ensureMachinePartition(mountinfo), "a second call").to.deep.equal([]);
   });
 
   describe("configuration", () => {

@@ -16,7 +16,7 @@ import { InstanceLog } from "../../util/instance-log.ts";
 import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { boxImageOf, boxVolumeName, ensureVagrantBox, type VagrantBox } from "./box-package.ts";
 import { ensureLibvirtChains } from "./firewall.ts";
-import { chooseAccelerator, ensureLibvirtd, lockHost } from "./host.ts";
+import { chooseAccelerator, ensureLibvirtd, ensureMachinePartition, lockHost } from "./host.ts";
 import { vmBoxOf } from "./image.ts";
 import { consoleDir, domainState, ensureLibvirtFiles, ensurePoolFile, interfaceOn, POOL, removeByPrefix, tcgEmulator, virsh, virshMaybe } from "./libvirt.ts";
 import { domainName, instancePrefix, networkNames, projectPrefix, type Owner } from "./names.ts";
@@ -65,6 +65,7 @@ export class VagrantDriver implements Driver {
       if (provider === "libvirt") {
         await ensureLibvirtFiles();
         await ensureLibvirtChains();
+        for (const dir of ensureMachinePartition()) log.write("galley", `made libvirt's cgroup partition ${dir}`);
         const subnets = pickSubnets(instancePrefix(owner), await usedSubnets());
         plan.nodes.forEach((n) => (addresses[n.name] = nodeAddress(subnets.nodes, n.index)));
         let galleyBox;

@@ -35,6 +35,41 @@ async function libvirtdAnswers(): Promise<boolean> {
   return (await runCommand("virsh", ["-c", LIBVIRT_URI, "uri"], { timeoutMs: 10_000 })).code === 0;
 }
 
+/** The controllers libvirt puts a domain's cgroup in (cgroup v1), under its partition /machine. */
+const LIBVIRT_CONTROLLERS = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "net_cls", "perf_event"];
+
+/**
+ * On cgroup v1 without systemd, libvirt makes its /machine partition itself when a domain starts, and
+ * three domains started at once race for it: one fails with "Failed to create v1 controller cpu for
+ * group: No such file or directory" (seen on the first `vagrant up --parallel` after a host boot).
+ * Made here first, the race is gone; cpuset's copy gets its parent's CPUs and memory nodes, as libvirt
+ * would give it (an empty cpuset cannot hold a process).
+ */
+export function ensureMachinePartition(mountinfo = "/proc/self/mountinfo"): string[] {
+  if (existsSync("/run/systemd/system")) return []; // machined makes machine.slice
+  const made: string[] = [];
+  for (const line of readFileSync(mountinfo, "utf8").split("\n")) {
+    const [before, after] = line.split(" - ");
+    const [fstype, , superOptions] = (after ?? "").split(" ");
+    if (fstype !== "cgroup") continue;
+    const mountPoint = before!.split(" ")[4]!;
+    const controllers = (superOptions ?? "").split(",").filter((o) => LIBVIRT_CONTROLLERS.includes(o));
+    if (!controllers.length) continue;
+    const dir = path.join(mountPoint, "machine");
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
+      throw err;
+    }
+    if (controllers.includes("cpuset")) {
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) writeFileSync(path.join(dir, f), readFileSync(path.join(mountPoint, f), "utf8"));
+    }
+    made.push(dir);
+  }
+  return made;
+}
+
 export interface Accelerator {
   accel: "kvm" | "tcg";
   /** Why: shown once per run, kept in the cache. */
