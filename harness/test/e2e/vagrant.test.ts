@@ -92,7 +92,8 @@ describe("the vagrant driver (three real VMs under libvirt)", function () {
   });
 
   it("galley test static-debian-12-vm passes on three VMs (kept for the fault checks)", async () => {
-    const r = await run("test", instance, "--destroy", "never");
+    // No idempotence pass: the same provisioning proves it on Docker; here the driver is under test (2–3 min less).
+    const r = await run("test", instance, "--destroy", "never", "--no-idempotence");
     const log = path.join(stateDir, "galley.log");
     expect(r.code, `${r.stderr}\n(log: ${log})`).to.equal(0);
     expect(r.stderr).to.match(/11 checks passed on static-debian-12-vm/);
