@@ -48,7 +48,7 @@ export const DISK_SIZE = "4G";
  * run them (debian-12's customize.sh) come back, as a machine needs them; what a VM without GPU, FUSE,
  * device mapper or EFI never uses is masked (seconds each under TCG, where every second counts three
  * times: three nodes on two cores). SSH host keys: ed25519 and ECDSA only (an RSA key alone took 15 s
- * under TCG). Root lingers.
+ * under TCG).
  */
 export const VM_LAYER = `
 systemctl unmask systemd-remount-fs.service systemd-modules-load.service sys-kernel-config.mount \
@@ -62,10 +62,6 @@ ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
 UNIT
 systemctl mask e2scrub_reap.service modprobe@drm.service modprobe@efi_pstore.service \
   modprobe@dm_mod.service modprobe@fuse.service modprobe@loop.service
-# Root's user manager stays up (linger): otherwise an SSH login after a quiet spell starts, and later
-# stops, user@0.service: seconds of emulated CPU for connections Galley and the checks open.
-mkdir -p /var/lib/systemd/linger
-touch /var/lib/systemd/linger/root
 `;
 
 // Bump when the build steps below change, so cached VM boxes are rebuilt.
