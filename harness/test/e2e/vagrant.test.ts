@@ -71,13 +71,18 @@ const domainState = (node: string) => {
   return d ? virsh("domstate", d)[0] : undefined;
 };
 
-describe("the vagrant driver (three real VMs under libvirt)", function () {
+// Three TCG VMs take 12–17 minutes here (see the README's measurements): more than `npm test`'s budget
+// for this test, so it runs when GALLEY_E2E_VM=1 (.ci/run installs and starts what it needs either way).
+const vmTests = Boolean(process.env.GALLEY_E2E_VM);
+
+describe("the vagrant driver (three real VMs under libvirt; GALLEY_E2E_VM=1)", function () {
   let initial: string[];
   // Peak resident memory per VM (by domain name), sampled every 2 s from the first boot to the destroy.
   const peak: Record<string, number> = {};
   let sampler: NodeJS.Timeout | undefined;
   let created = false;
-  before(() => {
+  before(function () {
+    if (!vmTests) return this.skip();
     initial = vmSnapshot();
     sampler = setInterval(() => {
       for (const p of qemuProcesses()) {
@@ -88,7 +93,7 @@ describe("the vagrant driver (three real VMs under libvirt)", function () {
   });
   after(async () => {
     clearInterval(sampler);
-    await run("destroy", instance);
+    if (vmTests) await run("destroy", instance);
   });
 
   it("galley test static-debian-12-vm passes on three VMs (kept for the fault checks)", async () => {
