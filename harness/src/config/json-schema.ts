@@ -19,9 +19,15 @@ function generate(schema: z.ZodType, title: string, description: string): JsonSc
     unrepresentable: "any",
     override: (ctx) => {
       // `driver: docker` as well as `driver: { name: docker, … }`.
+      // A union of plugins (driver: docker or vagrant) takes any of its members' names.
       if (SHORTHAND.has(ctx.zodSchema as unknown as z.ZodType)) {
         const object = { ...ctx.jsonSchema };
-        const name = (object.properties as Record<string, JsonSchema> | undefined)?.name;
+        const members = ((object.oneOf ?? object.anyOf) as JsonSchema[] | undefined) ?? [object];
+        const names = members.flatMap((m) => {
+          const name = (m.properties as Record<string, JsonSchema> | undefined)?.name;
+          return name ? [name] : [];
+        });
+        const name = names.length === 1 ? names[0] : { anyOf: names };
         for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as JsonSchema)[k];
         Object.assign(ctx.jsonSchema, { anyOf: [name, object] });
       }

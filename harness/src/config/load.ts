@@ -138,8 +138,15 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
   }
   for (const s of [c.verifier.suites].flat()) exists(s, ["verifier"], "suites");
   c.platforms.forEach((p, i) => {
-    if (!findBox(p.box, root)) errors.push(`${where(["platforms", i], "box")}: ${boxNotFound(p.box, root)}`);
+    if (p.box && p.vagrant_box) errors.push(`${where(["platforms", i], "vagrant_box")}: give box or vagrant_box, not both`);
+    else if (p.box) {
+      if (!findBox(p.box, root)) errors.push(`${where(["platforms", i], "box")}: ${boxNotFound(p.box, root)}`);
+    } else if (!p.vagrant_box) errors.push(`${where(["platforms", i])}: box is required`);
+    if (p.vagrant_box && c.driver.name !== "vagrant") errors.push(`${where(["platforms", i], "vagrant_box")}: only the vagrant driver boots Vagrant boxes (driver is ${c.driver.name})`);
   });
+  if (c.driver.name === "vagrant" && c.transport?.name !== "ssh") {
+    errors.push(`${where(c.transport ? ["transport"] : ["driver"], c.transport ? "name" : undefined)}: the vagrant driver needs \`transport: ssh\` (docker-exec reaches containers only)`);
+  }
 
   const artifacts = (a: GalleyConfig["artifacts"], p: Path, key = "artifacts") => {
     for (const [name, spec] of Object.entries(a ?? {})) {

@@ -18,12 +18,29 @@ const plugin = <T extends z.ZodRawShape>(shape: T) => {
   return schema;
 };
 
-export const DriverConfig = plugin({
+const DockerDriverConfig = z.strictObject({
   name: z.literal("docker"),
   boot_timeout: Duration.optional(),
   /** auto: use --privileged where the host allows it, else the capability recipe. */
   privileged: z.union([z.literal("auto"), z.boolean()]).optional(),
 });
+
+/** Real VMs through one generated multi-machine Vagrantfile per instance (drivers/vagrant/). */
+const VagrantDriverConfig = z.strictObject({
+  name: z.literal("vagrant"),
+  /** libvirt (tested); virtualbox goes through the same Vagrantfile, for boxes named with vagrant_box. */
+  provider: z.enum(["libvirt", "virtualbox"]).optional(),
+  /** MB of RAM per node (default 512). */
+  memory: z.number().int().min(128).optional(),
+  cpus: z.number().int().min(1).optional(),
+  boot_timeout: Duration.optional(),
+});
+
+export const DriverConfig = z.preprocess(
+  (v) => (typeof v === "string" ? { name: v } : v),
+  z.discriminatedUnion("name", [DockerDriverConfig, VagrantDriverConfig]),
+);
+SHORTHAND.add(DriverConfig);
 
 export const TransportConfig = plugin({
   name: z.enum(["docker-exec", "ssh"]),
@@ -156,7 +173,9 @@ const NodeName = z.string().regex(NODE_NAME, { message: "expected a host name: l
 export const PlatformConfig = z.strictObject({
   name: NodeName,
   /** A folder with box.yml, or the name of a box Galley ships (debian-12). */
-  box: z.string(),
+  box: z.string().optional(),
+  /** An existing Vagrant box (`generic/rocky9`) instead of a box Galley builds: vagrant driver only. */
+  vagrant_box: z.string().optional(),
   attributes: Attributes.optional(),
   artifacts: Artifacts.optional(),
 });
@@ -230,6 +249,8 @@ export const GalleyConfig = z.strictObject({
 });
 
 export type GalleyConfig = z.infer<typeof GalleyConfig>;
+export type DockerDriverConfig = z.infer<typeof DockerDriverConfig>;
+export type VagrantDriverConfig = z.infer<typeof VagrantDriverConfig>;
 export type ArtifactSpec = z.infer<typeof ArtifactSpec>;
 export type SuiteConfig = z.infer<typeof SuiteConfig>;
 export type PlatformConfig = z.infer<typeof PlatformConfig>;

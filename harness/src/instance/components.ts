@@ -2,6 +2,7 @@
 // driver, transport, provisioner and verifier classes exist. Tests build an Instance with fakes instead.
 import { DockerDriver } from "../drivers/docker/driver.ts";
 import type { Driver } from "../drivers/driver.ts";
+import { VagrantDriver } from "../drivers/vagrant/driver.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import { AnsibleProvisioner } from "../provisioners/ansible/ansible.ts";
 import type { Provisioner } from "../provisioners/provisioner.ts";
@@ -25,6 +26,8 @@ export function driverFor(plan: InstancePlan): Driver {
   switch (plan.driver.name) {
     case "docker":
       return new DockerDriver();
+    case "vagrant":
+      return new VagrantDriver();
   }
 }
 

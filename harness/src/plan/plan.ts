@@ -5,7 +5,7 @@ import { findBox } from "../boxes/definition.ts";
 import { UserError } from "../errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { deepMerge, type Attrs } from "../config/merge.ts";
-import { durationMs, type ArtifactSpec, type GalleyConfig, type ProvisionerConfig, type ServiceSpec, type SuiteConfig } from "../config/schema.ts";
+import { durationMs, type ArtifactSpec, type DockerDriverConfig, type GalleyConfig, type ProvisionerConfig, type ServiceSpec, type SuiteConfig, type VagrantDriverConfig } from "../config/schema.ts";
 
 /** Nodes of a suite that gives a count are named infra0, infra1, … unless it sets node_prefix. */
 export const DEFAULT_NODE_PREFIX = "infra";
@@ -32,8 +32,12 @@ export interface InstancePlan {
   root: string;
   /** .galley/<instance>/: state, log, keys, artifacts. */
   stateDir: string;
+  /** Folder of box.yml ("" when the platform names an existing Vagrant box instead). */
   boxDir: string;
-  driver: GalleyConfig["driver"] & { bootTimeoutMs: number };
+  /** An existing Vagrant box the platform names (vagrant driver). */
+  vagrantBox?: string;
+  /** The driver's settings; each driver reads its own keys. */
+  driver: Omit<Partial<DockerDriverConfig> & Partial<VagrantDriverConfig>, "name"> & { name: GalleyConfig["driver"]["name"]; bootTimeoutMs: number };
   transport: { name: "docker-exec" | "ssh"; commandTimeoutMs: number };
   provisioner: ProvisionerPlan;
   verifier: { suites: string[]; timeoutMs: number; reporter: string };
@@ -78,7 +82,8 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
         configFile: file,
         root,
         stateDir: path.join(root, ".galley", name),
-        boxDir: findBox(platform.box, root) ?? path.resolve(root, platform.box),
+        boxDir: platform.box ? (findBox(platform.box, root) ?? path.resolve(root, platform.box)) : "",
+        vagrantBox: platform.vagrant_box,
         driver: { ...c.driver, bootTimeoutMs: durationMs(c.driver.boot_timeout, 60_000) },
         transport: {
           name: c.transport?.name ?? "docker-exec",

@@ -60,8 +60,15 @@ export class SshTransport implements Transport {
             setTimeout(() => finish(exitCode!), 2_000).unref();
           });
           ch.on("close", () => finish(exitCode ?? -1));
-          if (stdin) stdin.pipe(ch);
-          else ch.end();
+          if (stdin) {
+            // A channel that closes early (a dropped connection, a remote tar that died) makes the
+            // source stream emit an error: this command's failure, not an unhandled event that kills Galley.
+            stdin.on("error", (e: Error) => {
+              stderr += `\n(stream to the node: ${e.message})`;
+              ch.close();
+            });
+            stdin.pipe(ch);
+          } else ch.end();
         });
       });
     return {

@@ -15,7 +15,8 @@ import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { loadBox, SHIPPED_BOXES } from "../../src/boxes/definition.ts";
-import { ensureBox, hostDebianMirror } from "../../src/drivers/docker/box.ts";
+import { hostDebianMirror } from "../../src/boxes/mirror.ts";
+import { ensureBox } from "../../src/drivers/docker/box.ts";
 import { galley, LeakWatch, repo, type CliResult } from "./helpers.ts";
 import { LocalRegistry, REGISTRY_PASSWORD, REGISTRY_USER } from "./local-registry.ts";
 

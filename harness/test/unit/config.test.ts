@@ -68,7 +68,7 @@ describe("config", () => {
     ["a box folder without box.yml", valid.replace("box: box", "box: specs"), /galley\.yml:10: platforms\[0\]\.box: .*has no box\.yml/],
     ["bad YAML", valid.replace("nodes: 3", "nodes: [3"), /galley\.yml:\d+: invalid YAML: /],
     ["a missing section", valid.replace(/verifier:\n  name: mocha\n  suites: specs\n/, ""), /galley\.yml:1: verifier: is required/],
-    ["an unknown driver", valid.replace("driver: docker", "driver: vagrant"), /galley\.yml:1: driver\.name: .*"docker"/],
+    ["an unknown driver", valid.replace("driver: docker", "driver: podman"), /galley\.yml:1: driver\.name: .*docker.*vagrant/],
     ["a bad duration", valid.replace("driver: docker", "driver:\n  name: docker\n  boot_timeout: soon"), /galley\.yml:3: driver\.boot_timeout: expected a duration/],
     ["an unknown platform in a suite", valid.replace("nodes: 3", "nodes: 3\n    platforms: [centos-7]"), /galley\.yml:14: suites\[0\]\.platforms\.0: unknown platform centos-7 \(platforms: debian-12\)/],
     ["duplicate suite names", valid + "  - name: static\n    nodes: 1\n", /galley\.yml:14: suites\[1\]\.name: duplicate name static/],

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { usableMirror } from "../../src/drivers/docker/box.ts";
+import { usableMirror } from "../../src/boxes/mirror.ts";
 
 // Boxes are built from the machine's own apt mirror; debootstrap needs a plain http(s) location.
 describe("the host's Debian mirror", () => {
