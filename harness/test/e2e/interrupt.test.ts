@@ -148,8 +148,8 @@ describe("interrupting an artifact build", function () {
   });
 });
 
-// A box that is not built yet (its own definition, a cache of its own): an interrupt while debootstrap
-// runs stops debootstrap and what it started, and removes the half-made rootfs.
+// A box that is not built yet (its own definition, a cache of its own): an interrupt while mmdebstrap
+// (or debootstrap) runs stops it and what it started, and removes the half-made rootfs.
 describe("interrupting a box build", function () {
   let dir: string;
   let watch: LeakWatch;
@@ -182,8 +182,9 @@ describe("interrupting a box build", function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("SIGINT during debootstrap: debootstrap and its children stop, the rootfs goes, no image is left", async () => {
-    const r = await run(["create", "boxbuild-tmpbox"], { env: { GALLEY_VERBOSE: "1" }, signalAfter: { pattern: /debootstrap: /, signal: "SIGINT" } });
+  it("SIGINT during the rootfs build (mmdebstrap, or debootstrap where it is missing): it and its children stop, the rootfs goes, no image is left", async () => {
+    // Galley prefixes the bootstrap tool's output with its name: mmdebstrap's or debootstrap's.
+    const r = await run(["create", "boxbuild-tmpbox"], { env: { GALLEY_VERBOSE: "1" }, signalAfter: { pattern: /(?:mm)?debootstrap: /, signal: "SIGINT" } });
     expect(r.code, r.stderr).to.equal(130);
     const tmp = path.join(dir, "cache", "tmp");
     expect(existsSync(tmp) ? readdirSync(tmp) : [], "half-made rootfs in the cache").to.deep.equal([]);
