@@ -4,9 +4,9 @@
 # docker driver and ansible-core with pip, into a virtualenv of their own in the benchmark's cache
 # (never into the project or the system Python). `npm test` needs none of this.
 # usage: harness/bench/setup-peers.sh        (idempotent: installs only what is missing)
-#   GALLEY_CACHE   cache root (default ~/.cache/galley); the virtualenv is $GALLEY_CACHE/bench/molecule-venv
+#   GALLEY_CACHE   cache root (default ~/.cache/galley, as Galley's); the virtualenv is $GALLEY_CACHE/bench/molecule-venv
 set -euo pipefail
-cache=${GALLEY_CACHE:-$HOME/.cache/galley}
+cache=${GALLEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/galley}
 venv=$cache/bench/molecule-venv
 
 if ! command -v vagrant >/dev/null; then
