@@ -18,9 +18,11 @@
 // usage: harness/bench/setup-peers.sh    (once: installs vagrant and a Molecule virtualenv)
 //        node --import tsx harness/bench/peers.ts [rounds=1]
 //   BENCH_SIDES=vagrant,raw   only these sides (trying one peer; the table is meant with all four)
+//   BENCH_BREAK_NODE=infra1   gives that node a bad attribute (etcd.cluster=bogus) for Vagrant and Molecule,
+//                             to prove each stops naming the failed node (RAW_BREAK_NODE does it for raw)
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { cacheDir } from "../src/util/cache.ts";
@@ -32,6 +34,18 @@ const bench = `galley-bench-peer-${createHash("sha256").update(repo).digest("hex
 const label = `galley.bench=${bench}`;
 const venv = cacheDir("bench", "molecule-venv");
 const fixture = path.join(repo, "fixtures/fleet-cluster");
+
+// The peers' attribute files: the nodes' own, or with one node broken (BENCH_BREAK_NODE).
+const broken = process.env.BENCH_BREAK_NODE;
+const peerEnvDir = broken ? mkdtempSync(path.join(os.tmpdir(), "galley-bench-broken-")) : envDir;
+if (broken) {
+  if (!nodes.includes(broken)) throw new Error(`BENCH_BREAK_NODE: no node ${broken} (nodes: ${nodes.join(", ")})`);
+  for (const f of readdirSync(envDir)) {
+    const text = readFileSync(path.join(envDir, f), "utf8");
+    writeFileSync(path.join(peerEnvDir, f), f === `${broken}.env` ? text.replace(/^ATTR_ETCD_CLUSTER=.*$/m, "ATTR_ETCD_CLUSTER=bogus") : text);
+  }
+  process.on("exit", () => rmSync(peerEnvDir, { recursive: true, force: true }));
+}
 
 if (!existsSync(path.join(venv, "bin/molecule"))) throw new Error(`no Molecule in ${venv}: run harness/bench/setup-peers.sh first`);
 if (spawnSync("vagrant", ["--version"]).status !== 0) throw new Error("no vagrant on PATH: run harness/bench/setup-peers.sh first");
@@ -95,7 +109,7 @@ function runVagrant(): number {
     BENCH_NAME: bench,
     BENCH_NODES: nodes.join(","),
     BENCH_SUBNET: freeSubnet(),
-    BENCH_ENV_DIR: envDir,
+    BENCH_ENV_DIR: peerEnvDir,
     BENCH_FIXTURE: fixture,
     BENCH_FLEET: fleet,
     BENCH_SSH: keyPair(tmp),
@@ -167,7 +181,7 @@ function runMolecule(): number {
         `${fixture}:/var/lib/galley/provision:ro`,
         `${ssh}:/var/lib/galley/ssh:ro`,
         `${fleet}:/var/lib/galley/artifacts/fleet:ro`,
-        `${envDir}:/var/lib/galley/env:ro`,
+        `${peerEnvDir}:/var/lib/galley/env:ro`,
       ],
       keep_volumes: false,
       env: { container: "docker" },

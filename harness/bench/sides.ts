@@ -3,7 +3,7 @@
 // outside and per phase: Galley's warm `galley test static-debian-12` and raw-cluster.sh (see
 // warm-run.ts for what each side does). Not a test: `npm test` never imports it.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { resolveArtifact } from "../src/artifacts/resolve.ts";
@@ -88,7 +88,6 @@ export function runRaw(): Run {
 
 export function runGalley(): Run {
   const logFile = path.join(plan.stateDir, "galley.log");
-  const logStart = sizeOf(logFile);
   const start = performance.now();
   const r = spawnSync(process.execPath, [path.join(repo, "harness/bin/galley.js"), "test", INSTANCE], {
     cwd: repo,
@@ -111,7 +110,8 @@ export function runGalley(): Run {
     if (phases[p] === undefined) throw new Error(`galley printed no ✓ line for ${p}:\n${tail(r.stderr)}`);
   }
   // The first converge's cluster phase, as the instance log timed it (`[infra0 cluster] exit 0 after N ms`).
-  const log = readFileSync(logFile, "utf8").slice(logStart);
+  // Each galley command starts the instance log anew (the one before becomes galley.log.1): all of it is this run's.
+  const log = readFileSync(logFile, "utf8");
   const cluster = new RegExp(`\\[${plan.nodes[0]!.name} cluster\\] exit 0 after (\\d+) ms`).exec(log);
   if (!cluster) throw new Error(`no cluster phase timing in ${logFile} for this run`);
   phases["cluster"] = Number(cluster[1]) / 1000;
@@ -120,13 +120,6 @@ export function runGalley(): Run {
   return { wall, phases, checks };
 }
 
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
 
 
 export const median = (xs: number[]) => {
