@@ -31,18 +31,6 @@ export const ALLOWED_CROSSINGS: AllowedCrossing[] = [
     to: "harness/src/drivers/docker/client.ts",
     why: "the documented exception: the docker-exec transport uses the Docker client, and the Docker driver uses that transport as its control channel",
   },
-  {
-    from: "harness/src/config/load.ts",
-    to: "harness/src/matrix/columns.ts",
-    why: "debt: the config check of matrix.expected_failures asks the matrix for its columns (which read the suites' spec files through verifiers/), while the matrix loads the config",
-    debt: true,
-  },
-  {
-    from: "harness/src/config/load.ts",
-    to: "harness/src/matrix/expect.ts",
-    why: "debt: as above (STAGE_COLUMNS, isIsoDate)",
-    debt: true,
-  },
 ];
 
 export interface Import {

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { GalleyError, InstanceFailure } from "../errors.ts";
 import { openInstances } from "../instance/instance.ts";
 import { killChildren } from "../util/children.ts";
+import * as doctor from "./commands/doctor.ts";
 import * as init from "./commands/init.ts";
 import * as lifecycle from "./commands/lifecycle.ts";
 import * as list from "./commands/list.ts";
@@ -23,7 +24,7 @@ program.hook("preAction", () => {
   if (program.opts().verbose) process.env.GALLEY_VERBOSE = "1";
 });
 const ctx = new CliContext(() => program.opts().config);
-const COMMANDS = [init, list, lifecycle, test, matrix, nodes, prune];
+const COMMANDS = [init, doctor, list, lifecycle, test, matrix, nodes, prune];
 for (const c of COMMANDS) c.register(program, ctx);
 
 // Interrupts: save every open instance's state, say how to go on, exit promptly.

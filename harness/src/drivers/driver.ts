@@ -4,6 +4,7 @@
 import type { FaultKind, TransportSpec } from "../contracts/attach.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceState, NodeState } from "../state/state-file.ts";
+import type { Check } from "../util/check.ts";
 import type { Progress } from "../util/ui.ts";
 
 /** What a driver learned about the boxes it made; the runner merges it into the state. */
@@ -53,6 +54,10 @@ export interface Driver {
   readonly controlTransport: TransportSpec["name"];
   /** Fault verbs, NixOS-test-driver style; absent on a driver that cannot inject faults. */
   readonly faults?: NodeFaults;
+  /** `galley doctor`: what this driver needs on the machine (its engine, limits, disk), each with its fix. */
+  prerequisites?(): Promise<Check[]>;
+  /** `galley setup` (as root): does an action one of its checks names (Check.action). */
+  provide?(action: string, progress: Progress): Promise<void>;
 }
 
 export interface NodeFaults {

@@ -100,14 +100,22 @@ export function readAttachFile(file: string): AttachFile {
 export async function attach<A extends object = Record<string, any>>(instance?: string): Promise<Cluster<A>> {
   const file = findAttachFile(instance);
   const a = readAttachFile(file);
-  const log = new InstanceLog(path.dirname(file));
-  const faults = faultChannel(a);
+  const { nodes, services } = connectBoxes<A>(a, path.dirname(file));
+  return new Cluster<A>(a, nodes, services);
+}
+
+/**
+ * An attach file's nodes and services, reached through its transports; faults through `faults` (by
+ * default the engine running the suite, or `galley fault`; the programmatic API passes its own engine).
+ */
+export function connectBoxes<A extends object = Record<string, any>>(a: AttachFile, stateDir: string, faults: FaultChannel = faultChannel(a)): { nodes: Node<A>[]; services: Node[] } {
+  const log = new InstanceLog(stateDir);
   const transport = transportFor(a.transport);
   const control = transportFor(a.controlTransport);
   const nodes = a.nodes.map((n) => new Node<A>(n, n.attributes as A, transport, faults, log, n.index));
   // Services are reached through the driver's control transport whatever the nodes' transport is.
   const services = a.services.map((s) => new Node(s, {}, control, faults, log));
-  return new Cluster<A>(a, nodes, services);
+  return { nodes, services };
 }
 
 /**

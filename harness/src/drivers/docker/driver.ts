@@ -12,8 +12,12 @@ import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { loadBox } from "../../boxes/definition.ts";
 import { ensureBox } from "./box.ts";
-import { checkInotifyBudget } from "./host-limits.ts";
-import { docker } from "./client.ts";
+import type { Check } from "../../util/check.ts";
+import type { Progress } from "../../util/ui.ts";
+import { dockerChecks } from "./doctor.ts";
+import { checkInotifyBudget, raiseInotifyLimit } from "./host-limits.ts";
+import { startDockerEngine } from "./start.ts";
+import { docker, dockerHost } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
@@ -24,8 +28,8 @@ export class DockerDriver implements Driver {
   readonly controlTransport = "docker-exec" as const;
 
   async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
-    const d = await docker();
-    if (isLocalDaemon()) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
+    const { client: d, local } = await dockerHost();
+    if (local) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
     const box = loadBox(plan.boxDir);
     progress(`box ${box.name}`);
     const owner = ownerOf(plan);
@@ -135,6 +139,17 @@ export class DockerDriver implements Driver {
     };
   }
 
+  /** The engine (where it was found, on this machine or not), the systemd recipe, its disk, inotify. */
+  prerequisites(): Promise<Check[]> {
+    return dockerChecks();
+  }
+
+  async provide(action: string, progress: Progress): Promise<void> {
+    if (action === "start-docker") await startDockerEngine(progress);
+    else if (action === "raise-inotify") raiseInotifyLimit();
+    else throw new Error(`the docker driver has no setup action ${action}`);
+  }
+
   async status(state: InstanceState, box: string): Promise<BoxStatus | undefined> {
     const id = (state.nodes[box] ?? state.services?.[box])?.container;
     if (!id) return undefined;
@@ -240,10 +255,4 @@ export function hostAddress(subnet: string, index: number): string {
  */
 export async function sweep(owner?: Scope): Promise<SweepReport> {
   return sweepWith(owner, await docker());
-}
-
-/** A daemon on this machine (a unix socket): its containers' processes are ours to count in /proc. */
-function isLocalDaemon(): boolean {
-  const host = process.env.DOCKER_HOST;
-  return !host || host.startsWith("unix://");
 }
