@@ -93,7 +93,14 @@ function loginKey(dir: string): string {
 function failed(what: string, r: SpawnSyncReturns<string>): Error {
   const file = path.join(os.tmpdir(), `${bench}-${what.split(" ").slice(0, 2).join("-")}.log`);
   writeFileSync(file, `$ ${what}\n${r.stdout}\n${r.stderr}`);
-  return new Error(`${what} failed (exit ${r.status ?? r.signal}); whole output: ${file}\n${tail(`${r.stdout}\n${r.stderr}`, 30)}`);
+  const out = `${r.stdout}\n${r.stderr}`;
+  // Vagrant names the machines that failed at the end, far below what they printed: bring their last lines up.
+  const machines = [...out.matchAll(/executing the action on the '([^']+)'/g)].map((m) => m[1]!);
+  const said = machines.map((m) => {
+    const lines = out.split("\n").filter((l) => l.trimStart().startsWith(`${m}: `) && !l.includes("An error occurred"));
+    return `node ${m} failed; its last lines:\n${lines.slice(-6).join("\n")}`;
+  });
+  return new Error(`${what} failed (exit ${r.status ?? r.signal}); whole output: ${file}\n${said.length ? said.join("\n") : tail(out, 30)}`);
 }
 
 function runVagrant(): number {
