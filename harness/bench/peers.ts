@@ -100,6 +100,17 @@ function failed(what: string, r: SpawnSyncReturns<string>): Error {
     const lines = out.split("\n").filter((l) => l.trimStart().startsWith(`${m}: `) && !l.includes("An error occurred"));
     return `node ${m} failed; its last lines:\n${lines.slice(-6).join("\n")}`;
   });
+  // Ansible (Molecule): `fatal: [host]: FAILED! => {…"rc": N, "stderr": "…"}` per failed node.
+  for (const m of out.matchAll(/^fatal: \[([^\]]+)\]: FAILED! => (\{.*\})$/gm)) {
+    let detail = m[2]!.slice(0, 300);
+    try {
+      const j = JSON.parse(m[2]!) as { rc?: number; msg?: string; stderr?: string };
+      detail = `exit ${j.rc ?? "?"}: ${(j.stderr ?? "").trim() || j.msg}`;
+    } catch {
+      /* not JSON: its start will do */
+    }
+    said.push(`node ${m[1]!.replace(`${bench}-`, "")} failed (${detail})`);
+  }
   return new Error(`${what} failed (exit ${r.status ?? r.signal}); whole output: ${file}\n${said.length ? said.join("\n") : tail(out, 30)}`);
 }
 
