@@ -241,12 +241,23 @@ ensure_service() {
   fi
 }
 
-# wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls until COMMAND succeeds. On timeout prints its last
-# output and returns 1: the caller decides whether that is fatal (`|| die …`).
+# now_ms: the clock in milliseconds (for the timing lines below).
+now_ms() { date +%s%3N; }
+
+# seconds_since START_MS: seconds since START_MS (from now_ms), with two decimals.
+seconds_since() {
+  local ms=$(( $(now_ms) - $1 ))
+  printf '%d.%02d' $((ms / 1000)) $(((ms % 1000) / 10))
+}
+
+# wait_for DESCRIPTION TIMEOUT_S COMMAND...: polls until COMMAND succeeds, then prints
+# "waited N s for DESCRIPTION" (Galley's converge timings count it as waiting). On timeout prints its
+# last output and returns 1: the caller decides whether that is fatal (`|| die …`).
 wait_for() {
-  local what=$1 timeout=$2 out
+  local what=$1 timeout=$2 out start
   shift 2
   local deadline=$((SECONDS + timeout))
+  start=$(now_ms)
   until out=$("$@" 2>&1); do
     if [ $SECONDS -ge $deadline ]; then
       echo "timed out after ${timeout}s waiting for $what; last output:" >&2
@@ -255,4 +266,16 @@ wait_for() {
     fi
     sleep 0.5
   done
+  echo "waited $(seconds_since "$start") s for $what"
+}
+
+# timed WHAT COMMAND...: runs COMMAND (a helper or a function: it may die), then prints
+# "took N s to WHAT" for Galley's converge timings; returns COMMAND's status.
+timed() {
+  local what=$1 start status=0
+  shift
+  start=$(now_ms)
+  "$@" || status=$?
+  echo "took $(seconds_since "$start") s to $what"
+  return $status
 }

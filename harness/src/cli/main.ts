@@ -17,8 +17,12 @@ import { CliContext } from "./context.ts";
 const program = new Command("galley")
   .description("Test Kitchen for clusters: boot N systemd boxes per instance, provision them, verify the cluster")
   .option("--config <file>", "configuration file (default: $GALLEY_CONFIG or ./galley.yml)")
+  .option("-v, --verbose", "print every progress update, and where each create and converge spent its time (as GALLEY_VERBOSE=1)")
   .showHelpAfterError();
 
+program.hook("preAction", () => {
+  if (program.opts().verbose) process.env.GALLEY_VERBOSE = "1";
+});
 const ctx = new CliContext(() => program.opts().config);
 const COMMANDS = [init, doctor, list, lifecycle, test, matrix, nodes, prune];
 for (const c of COMMANDS) c.register(program, ctx);

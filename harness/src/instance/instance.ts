@@ -15,7 +15,8 @@ import { nestExports, serviceAddresses, setUpServices } from "../services/servic
 import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type ActiveFault, type InstanceState } from "../state/state-file.ts";
 import { InstanceLog } from "../util/instance-log.ts";
 import { ensureInstanceKey } from "../util/ssh-key.ts";
-import { formatMs, line, task } from "../util/ui.ts";
+import { PhaseClock, StepTimings } from "../util/step-timings.ts";
+import { formatMs, isVerbose, line, task } from "../util/ui.ts";
 import { formatCounts, type CheckResult } from "../verifiers/results.ts";
 import type { Components } from "./components.ts";
 import { actionsBetween } from "./fsm.ts";
@@ -189,6 +190,13 @@ export class Instance {
     this.save();
   }
 
+  /** A step's timing line: into the instance log and the state (`timings.<step>`). */
+  private recordTimings(what: string, summary: string): string {
+    this.log.write("timings", `${what}: ${summary}`);
+    this.state.timings = { ...this.state.timings, [what]: summary };
+    return summary;
+  }
+
   private recordBoxes(facts: DriverFacts): void {
     if (facts.session) this.state.session = facts.session;
     if (facts.network?.id) this.state.network = facts.network;
@@ -209,6 +217,8 @@ export class Instance {
     state.lastAttempted = action;
     this.log.write("galley", `== ${what} ${plan.name}`);
     const label = `${what.padEnd(8)} ${plan.name}`;
+    // Where this step's seconds went (create, converge): to the log and state; printed with -v.
+    let timings: string | undefined;
     try {
       await task(label, async (progress) => {
         switch (action) {
@@ -223,12 +233,19 @@ export class Instance {
             for (const k of ["changes", "exports", "artifacts", "faults", "changedBy"] as const) delete state[k];
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
+            const phases = new PhaseClock();
+            const started = Date.now();
+            const timed = (text: string) => {
+              phases.mark(text, Date.now());
+              progress(text);
+            };
             try {
-              await driver.create(plan, { progress, sshKey: key.privateKey, record: (f) => this.recordBoxes(f) });
+              await driver.create(plan, { progress: timed, sshKey: key.privateKey, record: (f) => this.recordBoxes(f) });
               if (Object.keys(plan.services).length) {
                 progress("setting up services");
                 await setUpServices(plan, serviceAddresses(state), this.components.controlTransport, this.log);
               }
+              timings = this.recordTimings(what, `${phases.summary(Date.now())} (${formatMs(Date.now() - started)} in all)`);
             } finally {
               this.save(); // boxes exist now: record them even if booting failed
             }
@@ -237,6 +254,9 @@ export class Instance {
           case "converge": {
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
+            const started = Date.now();
+            const steps = new StepTimings(started);
+            const stopTiming = this.log.observe((source, text, at) => steps.line(source, text, at));
             await converge({
               plan,
               state,
@@ -249,6 +269,9 @@ export class Instance {
               log: this.log,
               progress,
               record: (f) => this.recordConverge(f),
+            }).finally(() => {
+              stopTiming();
+              timings = this.recordTimings(what, steps.summary(Date.now() - started));
             });
             check?.();
             delete state.changedBy;
@@ -259,6 +282,7 @@ export class Instance {
             break;
         }
       });
+      if (timings && isVerbose()) line(`  ${what} ${plan.name}: ${timings}`);
       state.lastAction = action === "destroy" ? undefined : action;
       delete state.lastError;
     } catch (err) {

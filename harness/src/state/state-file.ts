@@ -42,6 +42,8 @@ export interface InstanceState {
   faults?: Record<string, ActiveFault[]>;
   /** Destructive suites that changed the cluster since its last converge: the next verify converges first. */
   changedBy?: string[];
+  /** Where the last create and converge spent their seconds (step → one line), as `galley -v` prints it. */
+  timings?: Record<string, string>;
 }
 
 export function stateFile(stateDir: string) {

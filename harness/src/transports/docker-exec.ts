@@ -1,5 +1,6 @@
 // The default transport: `docker exec` through the Docker API. Works even when a node is cut off from
 // its network (a partition test still reaches it), and needs nothing inside the box.
+import path from "node:path";
 import { PassThrough } from "node:stream";
 import tarFs from "tar-fs";
 import { TransportFailed } from "../errors.ts";
@@ -52,10 +53,14 @@ export class DockerExecTransport implements Transport {
         }
       },
       async upload(localDir: string, remoteDir: string): Promise<void> {
-        const mk = await conn.exec(`mkdir -p '${remoteDir}'`);
-        if (mk.exitCode !== 0) throw new TransportFailed(`node ${node}: cannot create ${remoteDir}: ${mk.stderr}`);
+        // One API call, no exec: the archive holds remoteDir's own path and is unpacked at /, where
+        // Docker creates missing parent folders (a `mkdir -p` exec first cost a round trip per upload,
+        // and converge uploads four folders to every node).
+        const prefix = path.posix.resolve("/", remoteDir).slice(1);
+        if (!prefix) throw new TransportFailed(`node ${node}: will not upload ${localDir} over / (remote folder "${remoteDir}")`);
+        const archive = tarFs.pack(localDir, { map: (h) => ({ ...h, name: h.name === "." ? prefix : `${prefix}/${h.name}` }) });
         try {
-          await container.putArchive(tarFs.pack(localDir) as unknown as NodeJS.ReadableStream, { path: remoteDir });
+          await container.putArchive(archive as unknown as NodeJS.ReadableStream, { path: "/" });
         } catch (e) {
           throw new TransportFailed(`node ${node}: upload of ${localDir} to ${remoteDir} failed: ${(e as Error).message}`, { cause: e });
         }

@@ -20,6 +20,8 @@ export class InstanceLog {
   readonly file: string;
   /** Per source: the last entry written, how many times it came again since, and when it last did. */
   private last = new Map<string, { key: string; repeats: number; at: string }>();
+  /** Who else reads each entry as it is written (the converge's step timings). */
+  private observers = new Set<(source: string, text: string, at: number) => void>();
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true });
@@ -36,8 +38,16 @@ export class InstanceLog {
     this.write("galley", `$ ${command} (pid ${process.pid})`);
   }
 
+  /** Calls `fn` with every entry written from now on (before repeats are folded); returns the unsubscribe. */
+  observe(fn: (source: string, text: string, at: number) => void): () => void {
+    this.observers.add(fn);
+    return () => this.observers.delete(fn);
+  }
+
   write(source: string, text: string): void {
-    const stamp = new Date().toISOString();
+    const now = Date.now();
+    for (const fn of this.observers) fn(source, text, now);
+    const stamp = new Date(now).toISOString();
     const key = sameness(text);
     const last = this.last.get(source);
     if (last?.key === key) {

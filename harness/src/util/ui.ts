@@ -2,8 +2,9 @@
 // terminal, and nothing but finished lines when output is a file or CI log.
 import ora, { type Ora } from "ora";
 
-// GALLEY_VERBOSE=1 prints every progress update (CI logs, and tests that act at a given step).
-const verbose = Boolean(process.env.GALLEY_VERBOSE);
+// GALLEY_VERBOSE=1 (or `galley -v`) prints every progress update (CI logs, and tests that act at a
+// given step), and where each create and converge spent its time.
+export const isVerbose = () => Boolean(process.env.GALLEY_VERBOSE);
 const interactive = () => Boolean(process.stderr.isTTY) && !process.env.CI;
 let spinner: Ora | undefined;
 let active = 0;
@@ -21,7 +22,7 @@ export async function task<T>(label: string, fn: (progress: Progress) => Promise
   let lastPrinted = start;
   const progress: Progress = (text) => {
     if (spinner) spinner.text = `${label}: ${text}`;
-    else if (!interactive() && (verbose || Date.now() - lastPrinted > 15_000)) {
+    else if (!interactive() && (isVerbose() || Date.now() - lastPrinted > 15_000)) {
       lastPrinted = Date.now();
       process.stderr.write(`  … ${label}: ${text}\n`);
     }

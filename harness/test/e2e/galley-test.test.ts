@@ -5,9 +5,14 @@ import { galley, leftovers } from "./helpers.ts";
 describe("galley test static-debian-12", function () {
   after(() => galley(["destroy", "static-debian-12"])); // a failed run keeps its instance; the next tests need it gone
   it("boots, converges and verifies the 3-node fleet cluster, then leaves nothing behind", async () => {
-    const r = await galley(["test", "static-debian-12"]);
+    const r = await galley(["-v", "test", "static-debian-12"]);
     expect(r.code, `exit code; stderr:\n${r.stderr}`).to.equal(0);
     expect(r.stderr).to.match(/✓ converge again \(idempotence\) static-debian-12/);
+    // -v: where create's and converge's seconds went, one line each, every step and the fixture's waits named.
+    expect(r.stderr).to.match(/^ {2}create static-debian-12: box fleet-node \d+\.\d · booting 3 nodes \d+\.\d · waiting for systemd on 3 boxes \d+\.\d .*in all\)$/m);
+    expect(r.stderr).to.match(
+      /^ {2}converge static-debian-12: upload \d+\.\d · 00-machine-id .*· 30-docker \d+\.\d \(.*waited \d+\.\d for docker daemon.*\) · 40-etcd .*· cluster \d+\.\d \(waited \d+\.\d for etcd on this node to be healthy \(quorum\).*took \d+\.\d to schedule test\.service.*\) — waiting \d+\.\d s of \d+\.\d s/m,
+    );
     expect(r.stderr).to.match(/11 checks passed on static-debian-12/);
     expect(r.stderr).to.match(/✓ destroy\s+static-debian-12/);
     expect(await leftovers("static-debian-12")).to.deep.equal([]);

@@ -111,8 +111,10 @@ export class DockerDriver implements Driver {
       }),
     ]);
     const boxes = { ...facts.services, ...facts.nodes };
+    progress(`waiting for systemd on ${Object.keys(boxes).length} boxes`);
     await Promise.all(Object.entries(boxes).map(([name, b]) => waitForBoot({ name, ...b }, plan.driver.bootTimeoutMs)));
     // Root's key for the SSH transport (and for a user who wants plain ssh): the instance's key pair.
+    progress("installing root's SSH key");
     const pub = readFileSync(`${sshKey}.pub`, "utf8").trim();
     await Promise.all(plan.nodes.map(async (n) => {
       const conn = await new DockerExecTransport(30_000).connect({ name: n.name, ...facts.nodes[n.name]! });
