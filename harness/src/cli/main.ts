@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { GalleyError, InstanceFailure } from "../errors.ts";
 import { openInstances } from "../instance/instance.ts";
 import { killChildren } from "../util/children.ts";
+import * as fault from "./commands/fault.ts";
 import * as lifecycle from "./commands/lifecycle.ts";
 import * as list from "./commands/list.ts";
 import * as matrix from "./commands/matrix.ts";
@@ -18,7 +19,7 @@ const program = new Command("galley")
   .showHelpAfterError();
 
 const ctx = new CliContext(() => program.opts().config);
-const COMMANDS = [list, lifecycle, test, matrix, nodes, prune];
+const COMMANDS = [list, lifecycle, test, matrix, nodes, fault, prune];
 for (const c of COMMANDS) c.register(program, ctx);
 
 // Interrupts: save every open instance's state, say how to go on, exit promptly.
@@ -40,7 +41,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
           `  clean up: galley destroy ${inst.plan.name}\n`,
       );
     }
-    void Promise.all([...openInstances].map((i) => i.close())).finally(() => process.exit(130));
+    // Network faults, frozen nodes and units are undone before exiting: nothing stays cut off or frozen.
+    void Promise.all([...openInstances].map((i) => i.healOnInterrupt().catch(() => {}).finally(() => i.close()))).finally(() => process.exit(130));
   });
 }
 

@@ -12,7 +12,8 @@ import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { ensureBox, loadBox } from "./box.ts";
 import { docker, isNotFound } from "./client.ts";
-import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
+import { labelsFor, LABEL_NODE, LABEL_ROLE, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
+import { dockerNetworkFaults, stopShapersFor } from "./netfaults.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
 import { hostConfigFor, systemdRecipe } from "./systemd.ts";
@@ -115,6 +116,8 @@ export class DockerDriver implements Driver {
   }
 
   async destroy(plan: InstancePlan): Promise<void> {
+    // Degraded links' shapers run on the host: they go first (they would exit with their node anyway).
+    await stopShapersFor(`${projectId(plan.root)}/${plan.name}`);
     const report = await sweep(ownerOf(plan));
     if (report.failures.length) {
       // Everything else is gone; state keeps pointing at what is left, so login and a second destroy still work.
@@ -123,6 +126,7 @@ export class DockerDriver implements Driver {
   }
 
   async prune(project?: string): Promise<PruneReport> {
+    await stopShapersFor(project ?? "");
     const r = await sweep(project ? { project } : undefined);
     return {
       removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
@@ -164,6 +168,16 @@ export class DockerDriver implements Driver {
         EndpointConfig: { Aliases: [node], IPAMConfig: { IPv4Address: addressOf(state, node).ip } },
       });
     },
+    // docker pause: the cgroup freezer stops every process; sockets stay open and the kernel still answers.
+    pause: async (state, node) => {
+      const c = await container(state, node);
+      if (!(await c.inspect()).State.Paused) await c.pause();
+    },
+    resume: async (state, node) => {
+      const c = await container(state, node);
+      if ((await c.inspect()).State.Paused) await c.unpause();
+    },
+    network: dockerNetworkFaults,
   };
 }
 

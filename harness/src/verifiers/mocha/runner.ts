@@ -41,8 +41,8 @@ export class MochaVerifier implements Verifier {
       // Faults a check asks for: performed by the engine, answered with the outcome.
       proc.on("message", (m: FaultRequest) => {
         if (!m?.galleyFault) return;
-        const { id, node, kind } = m.galleyFault;
-        fault(node, kind).then(
+        const { id, ...spec } = m.galleyFault;
+        fault(spec).then(
           () => proc.connected && proc.send({ galleyFaultReply: { id } } satisfies FaultReply),
           (err) => proc.connected && proc.send({ galleyFaultReply: { id, error: messageOf(err) } } satisfies FaultReply),
         );
