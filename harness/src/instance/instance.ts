@@ -190,8 +190,17 @@ export class Instance {
       case "drop":
       case "degrade": {
         if (!faults.network) throw new UserError(`the ${driver.name} driver has no network faults (asked: ${describeFault(spec)} on ${this.plan.name})`);
-        this.state.links = [...(this.state.links ?? []), { spec, since: new Date().toISOString() }];
-        await this.applyLinks();
+        const before = this.state.links;
+        this.state.links = [...(before ?? []), { spec, since: new Date().toISOString() }];
+        try {
+          await this.applyLinks();
+        } catch (err) {
+          // Not in effect after all: the state says what is, and the nodes go back to it.
+          this.state.links = before;
+          if (!before?.length) delete this.state.links;
+          await this.applyLinks().catch(() => {});
+          throw err;
+        }
         return;
       }
       case "heal":

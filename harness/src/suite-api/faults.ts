@@ -66,7 +66,7 @@ export class Faults<N extends Node<any> = Node> {
     if (typeof groups === "string") {
       if (groups === "all") throw new UserError(`partition("all") leaves nobody on the other side`);
       const side = await this.pick(groups);
-      made = [side, this.nodes.filter((n) => !side.includes(n))];
+      made = [side, this.nodes.filter((n) => !side.some((x) => x.name === n.name))];
     } else {
       made = await Promise.all(groups.map((g) => this.pick(g)));
     }
@@ -129,7 +129,7 @@ export class Faults<N extends Node<any> = Node> {
 
   private async ends(fromT: Target, toT?: Target): Promise<{ from: N[]; to: N[] }> {
     const from = await this.pick(fromT);
-    const to = toT === undefined ? this.nodes.filter((n) => !from.includes(n)) : await this.pick(toT);
+    const to = toT === undefined ? this.nodes.filter((n) => !from.some((x) => x.name === n.name)) : await this.pick(toT);
     return { from, to };
   }
 

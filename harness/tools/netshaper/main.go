@@ -4,7 +4,7 @@
 // to shape, and this program holds each one until it is due and accepts (or drops, or copies) it.
 // Stdlib only: the netfilter-queue netlink protocol is small enough to speak directly.
 //
-//	usage: galley-netshaper --queue N --config FILE --watch-pid PID [--owner TEXT]
+//	usage: galley-netshaper --queue N [--config FILE|-] --watch-pid PID [--owner TEXT]
 //
 // Exits when the watched process (the node's init) is gone, and on SIGTERM after releasing every
 // packet it holds at once. Prints one summary line per peer on exit.
@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"os/signal"
@@ -79,12 +80,18 @@ type shaper struct {
 
 func main() {
 	queue := flag.Uint("queue", 0, "NFQUEUE number")
-	configFile := flag.String("config", "", "JSON rules")
+	configFile := flag.String("config", "-", "JSON rules (- : standard input)")
 	watch := flag.Int("watch-pid", 0, "exit when this process is gone")
 	flag.String("owner", "", "who started it (for finding it later)")
 	flag.Parse()
 	var cfg Config
-	data, err := os.ReadFile(*configFile)
+	var data []byte
+	var err error
+	if *configFile == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(*configFile)
+	}
 	must(err, "reading config")
 	must(json.Unmarshal(data, &cfg), "parsing config")
 

@@ -73,7 +73,7 @@ export function startShaper(pid: number, owner: string, config: ShaperConfig): n
   mkdirSync(path.dirname(logFile), { recursive: true });
   const log = openSync(logFile, "w");
   try {
-    const child = spawn("nsenter", ["-t", String(pid), "-n", "--", bin, "--queue", String(SHAPER_QUEUE), "--config", "/dev/stdin", "--watch-pid", String(pid), "--owner", owner], {
+    const child = spawn("nsenter", ["-t", String(pid), "-n", "--", bin, "--queue", String(SHAPER_QUEUE), "--config", "-", "--watch-pid", String(pid), "--owner", owner], {
       detached: true,
       stdio: ["pipe", log, log],
     });
