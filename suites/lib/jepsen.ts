@@ -38,8 +38,9 @@ export function parseStatus(node: string, text: string): MemberView {
 export async function views(cluster: Cluster<FleetAttributes>, nodes: Node<FleetAttributes>[] = cluster.nodes): Promise<MemberView[]> {
   const { client } = ports(cluster);
   const out = await Promise.all(nodes.map(async (n) => {
-    const r = await n.execute(`ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:${client} --command-timeout=3s endpoint status -w json`, { timeoutMs: 8000 });
-    return r.exitCode === 0 ? parseStatus(n.name, r.stdout) : undefined;
+    // A paused or crashed node cannot even run the command: it does not answer either.
+    const r = await n.execute(`ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:${client} --command-timeout=3s endpoint status -w json`, { timeoutMs: 8000 }).catch(() => undefined);
+    return r?.exitCode === 0 ? parseStatus(n.name, r.stdout) : undefined;
   }));
   return out.filter((v): v is MemberView => !!v);
 }

@@ -34,7 +34,7 @@ async function reach(from: string, to: string): Promise<string> {
 /** The node's iptables and nft rulesets, counters and comments left out. */
 function ruleset(node: string): string {
   const pid = String(pidOf(node));
-  const opts = { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] } as const;
+  const opts = { encoding: "utf8" as const, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[] };
   const ipt = execFileSync("nsenter", ["-t", pid, "-n", "iptables-save"], opts);
   const nft = execFileSync("nsenter", ["-t", pid, "-n", "nft", "list", "ruleset"], opts);
   return `${ipt}\n${nft}`.split("\n").filter((l) => !l.startsWith("#")).map((l) => l.replace(/\[\d+:\d+\]/g, "").replace(/counter packets \d+ bytes \d+/g, "counter")).join("\n");
