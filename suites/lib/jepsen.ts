@@ -22,8 +22,9 @@ export function parseStatus(node: string, text: string): MemberView {
   const num = (key: string) => /"\s*KEY"\s*:\s*(\d+)/.source.replace("KEY", key);
   const field = (key: string) => new RegExp(num(key)).exec(text)?.[1];
   const id = field("member_id");
-  const leader = field("leader");
-  if (!id || leader === undefined) throw new AssertionFailed(`${node}: unrecognised \`etcdctl endpoint status -w json\` output: ${text.slice(0, 300)}`);
+  // A member that knows no leader leaves the field out (and says "etcdserver: no leader" in errors).
+  const leader = field("leader") ?? "0";
+  if (!id) throw new AssertionFailed(`${node}: unrecognised \`etcdctl endpoint status -w json\` output: ${text.slice(0, 300)}`);
   return {
     node,
     id: BigInt(id).toString(16),
@@ -72,7 +73,9 @@ export interface Attempt {
   node: string;
   /** ok: acknowledged (HTTP 201); failed: refused before it could apply; unknown: timed out, may have applied. */
   outcome: "ok" | "failed" | "unknown";
+  /** When it was sent and when the answer came (epoch ms). */
   at: number;
+  end: number;
   detail?: string;
 }
 
@@ -88,7 +91,7 @@ export async function append(cluster: Cluster<FleetAttributes>, node: Node<Fleet
   // 201 is an acknowledgement. A timeout (curl exit 28, HTTP 000) or a server-side timeout (5xx) says
   // nothing about whether it applied; a 4xx is a refusal.
   const outcome = code === "201" ? "ok" : /^4\d\d$/.test(code) ? "failed" : "unknown";
-  return { value, node: node.name, outcome, at, detail: `HTTP ${code || "none"}, curl exit ${r.exitCode}` };
+  return { value, node: node.name, outcome, at, end: Date.now(), detail: `HTTP ${code || "none"}, curl exit ${r.exitCode}` };
 }
 
 /** Every value in an in-order directory, read through a quorum (v2 `quorum=true`), in key order. */

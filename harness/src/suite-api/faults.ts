@@ -5,6 +5,7 @@
 import { describeFault, isHarmless, ROLES, roleSize, type FaultSpec, type LinkShape, type Role } from "../contracts/faults.ts";
 import { UserError } from "../errors.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
+import { eventually } from "../util/retry.ts";
 import type { Prng } from "../util/prng.ts";
 import type { FaultChannel, Node } from "./node.ts";
 
@@ -41,8 +42,10 @@ export class Faults<N extends Node<any> = Node> {
     if (typeof target === "string" && (ROLES as readonly string[]).includes(target)) {
       const role = target as Role;
       if (role === "leader") {
-        if (!this.findLeader) throw new UserError("the leader role needs a way to find the leader: useCluster({ leader: async (cluster) => node })");
-        return [await this.findLeader()];
+        const find = this.findLeader;
+        if (!find) throw new UserError("the leader role needs a way to find the leader: useCluster({ leader: async (cluster) => node })");
+        // Right after a fault the cluster may still be electing: ask until it names one.
+        return [await eventually(() => find(), { what: "the leader", timeoutMs: 30_000, intervalMs: 500 })];
       }
       if (role === "all") return [...this.nodes];
       return this.rng.shuffle(this.nodes).slice(0, roleSize(role, this.nodes.length));
