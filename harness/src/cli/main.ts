@@ -4,6 +4,8 @@ import { Command } from "commander";
 import { GalleyError, InstanceFailure } from "../errors.ts";
 import { openInstances } from "../instance/instance.ts";
 import { killChildren } from "../util/children.ts";
+import * as chaos from "./commands/chaos.ts";
+import * as collect from "./commands/collect.ts";
 import * as fault from "./commands/fault.ts";
 import * as lifecycle from "./commands/lifecycle.ts";
 import * as list from "./commands/list.ts";
@@ -19,7 +21,7 @@ const program = new Command("galley")
   .showHelpAfterError();
 
 const ctx = new CliContext(() => program.opts().config);
-const COMMANDS = [list, lifecycle, test, matrix, nodes, fault, prune];
+const COMMANDS = [list, lifecycle, test, matrix, nodes, fault, chaos, collect, prune];
 for (const c of COMMANDS) c.register(program, ctx);
 
 // Interrupts: save every open instance's state, say how to go on, exit promptly.

@@ -21,6 +21,7 @@ import { ensureInstanceKey } from "../util/ssh-key.ts";
 import { formatMs, line, task } from "../util/ui.ts";
 import { formatCounts, type CheckResult } from "../verifiers/results.ts";
 import type { Components } from "./components.ts";
+import { afterRun } from "../evidence/after-run.ts";
 import { checkFault, compileLinks, nodeFaultsAfter, recordFaultEvent } from "./faults.ts";
 import { actionsBetween } from "./fsm.ts";
 
@@ -390,7 +391,13 @@ export class Instance {
       // instance (an action, a node that cannot be reached, a failed check) names the instance.
       if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
       if (err instanceof InstanceFailure) throw err;
-      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})`, { cause: err });
+      // Evidence a person can read (every node's journal, units, network, faults) and the report.
+      const evidence = action === "destroy" ? "" : await afterRun(this, {
+        failed: true,
+        reason: `${what} failed: ${messageOf(err).split("\n")[0]}`,
+        results: action === "verify" ? { json: path.join(plan.stateDir, "verify.json"), junit: path.join(plan.stateDir, "junit.xml") } : undefined,
+      }).catch(() => "");
+      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n${evidence ? `${evidence}\n` : ""}(log: ${this.log.file})`, { cause: err });
     } finally {
       this.save();
     }
@@ -440,7 +447,8 @@ export class Instance {
       const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
       throw new ActionFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`);
     }
-    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}`);
+    const drawn = await afterRun(this, { failed: false, reason: "" });
+    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}\n  ${drawn}`);
   }
 }
 

@@ -24,7 +24,7 @@ export interface InstancePlan {
   driver: GalleyConfig["driver"] & { bootTimeoutMs: number };
   transport: { name: "docker-exec" | "ssh"; commandTimeoutMs: number };
   provisioner: { path: string; script: string; clusterScript?: string; timeoutMs: number };
-  verifier: { suites: string[]; timeoutMs: number; reporter: string };
+  verifier: { suites: string[]; timeoutMs: number; reporter: string; chaos?: string[] };
   artifacts: Record<string, ArtifactSpec & { base: string }>;
   /** Service containers of the instance; `script` is absolute. */
   services: Record<string, ServiceSpec & { networks: string[] }>;
@@ -82,6 +82,7 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
           suites: [suite.verifier?.suites ?? c.verifier.suites].flat().map((s) => path.resolve(root, s)),
           timeoutMs: durationMs(c.verifier.timeout, 180_000),
           reporter: c.verifier.reporter ?? "spec",
+          ...(suite.verifier?.chaos ? { chaos: [suite.verifier.chaos].flat().map((s) => path.resolve(root, s)) } : {}),
         },
         artifacts,
         services,

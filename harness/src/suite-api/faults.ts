@@ -136,6 +136,11 @@ export class Faults<N extends Node<any> = Node> {
     return { from, to };
   }
 
+  /** Any fault as data (what a chaos schedule holds), harmless-aware like the verbs above. */
+  apply(spec: FaultSpec): Promise<void> {
+    return this.send(spec);
+  }
+
   /** GALLEY_HARMLESS_FAULTS makes the fault a no-op (logged), as for the node verbs. */
   private async send(spec: FaultSpec): Promise<void> {
     if (isHarmless(spec.kind)) {

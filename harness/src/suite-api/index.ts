@@ -12,6 +12,7 @@ export type { FaultSpec, LinkShape, Role } from "../contracts/faults.ts";
 export { useCluster } from "./use-cluster.ts";
 export { Node, type WaitOptions } from "./node.ts";
 export { report } from "./report.ts";
+export { chaos, invariant, type InvariantOptions } from "./chaos.ts";
 export { skipIf } from "./skip.ts";
 export { retry, eventually, FailFast, TimedOut, type Check, type RetryOptions } from "../util/retry.ts";
 export { probeCommand, probeUnit, versionIn, type Probe } from "./probe.ts";

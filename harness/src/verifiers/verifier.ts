@@ -13,6 +13,12 @@ export interface VerifyContext {
   log: InstanceLog;
   /** Injects a fault on behalf of a check (a node verb, a partition, a degraded link, a heal…). */
   fault(spec: FaultSpec): Promise<void>;
+  /** Other checks than the plan's suites (`galley chaos` runs its chaos checks). */
+  suites?: string[];
+  /** Extra environment for the checks (GALLEY_CHAOS, GALLEY_SEED). */
+  env?: Record<string, string>;
+  /** Where results go: <outputs>.json and the JUnit file (default verify.json and junit.xml). */
+  outputs?: { results: string; junit: string };
 }
 
 export interface Verifier {

@@ -9,10 +9,11 @@ import { ActionFailed, BootFailed, CommandFailed, commandFailure } from "../../e
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
-import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
+import type { BoxStatus, CollectReport, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { ensureBox, loadBox } from "./box.ts";
 import { docker, isNotFound } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
+import { collectNode } from "./collect.ts";
 import { dockerNetworkFaults, stopShapersFor } from "./netfaults.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
@@ -140,6 +141,10 @@ export class DockerDriver implements Driver {
     const info = await (await docker()).getContainer(id).inspect().catch(() => undefined);
     if (!info) return { running: false, description: `its container ${id.slice(0, 12)} was removed` };
     return { running: info.State.Running && !info.State.Paused, description: `container ${info.Name.slice(1)} ${info.State.Paused ? "paused" : info.State.Status}, exit code ${info.State.ExitCode}` };
+  }
+
+  collect(state: InstanceState, node: string, dir: string): Promise<CollectReport> {
+    return collectNode(state, node, dir);
   }
 
   faults: NodeFaults = {

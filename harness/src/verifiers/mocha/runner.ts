@@ -18,9 +18,9 @@ import type { Verifier, VerifyContext } from "../verifier.ts";
 export class MochaVerifier implements Verifier {
   readonly name = "mocha";
 
-  async verify({ plan, attachFile, log, fault }: VerifyContext): Promise<VerifyReport> {
-    const files = specFiles(plan.verifier.suites);
-    const resultsFile = path.join(plan.stateDir, "verify.json");
+  async verify({ plan, attachFile, log, fault, suites, env, outputs }: VerifyContext): Promise<VerifyReport> {
+    const files = specFiles(suites ?? plan.verifier.suites);
+    const resultsFile = outputs?.results ?? path.join(plan.stateDir, "verify.json");
     rmSync(resultsFile, { force: true });
     const child = fileURLToPath(new URL("./child.ts", import.meta.url));
     const code = await new Promise<number>((resolve, reject) => {
@@ -32,9 +32,10 @@ export class MochaVerifier implements Verifier {
           GALLEY_ATTACH: attachFile,
           GALLEY_SPECS: JSON.stringify(files),
           GALLEY_RESULTS: resultsFile,
-          GALLEY_JUNIT: path.join(plan.stateDir, "junit.xml"),
+          GALLEY_JUNIT: outputs?.junit ?? path.join(plan.stateDir, "junit.xml"),
           GALLEY_TIMEOUT_MS: String(plan.verifier.timeoutMs),
           GALLEY_REPORTER: plan.verifier.reporter,
+          ...env,
         },
         stdio: ["ignore", "pipe", "pipe", "ipc"],
       }));
