@@ -17,9 +17,13 @@ describe("fault: the machine running test.service partitioned away", function ()
 
   before(async function () {
     skipIf(this, cluster.nodes.length < 3, "a majority must remain on the other side: needs at least 3 machines");
-    const [row] = await units(cluster.nodes[0]!);
-    expect(row, "test.service is scheduled before the fault").to.exist;
-    owner = cluster.nodeByIp(row!.ip);
+    // Earlier faults may have moved it (or fleet is still settling after them): wait until it runs.
+    const row = await eventually(async () => {
+      const [r] = await units(cluster.nodes[0]!);
+      expect(r ? `${r.active}/${r.sub}` : "not listed", "test.service before the fault").to.equal("active/running");
+      return r!;
+    }, { what: "test.service to run before the fault", timeoutMs: agentTtlMs(cluster) + 45_000, intervalMs: 1000 });
+    owner = cluster.nodeByIp(row.ip);
     others = cluster.nodes.filter((n) => n !== owner);
   });
   after(() => cluster.faults.heal());

@@ -38,7 +38,7 @@ describe("acknowledged writes survive faults", function () {
       await sleep(2000);
       minority = (await cluster.faults.partition("minority"))[0]!;
       cutAt = Date.now();
-      await sleep(6000);
+      await sleep(10_000);
       healedAt = Date.now();
       await cluster.faults.heal("network");
       await sleep(2000);

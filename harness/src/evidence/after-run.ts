@@ -23,7 +23,7 @@ export async function afterRun(inst: Instance, o: AfterRun): Promise<string> {
   if (o.failed) {
     try {
       const bundle = await collectEvidence(inst, o.reason);
-      lines.push(`evidence: ${rel(bundle.dir)}/ (${Object.keys(bundle.nodes).join(", ")}: journal, units, network, box description)`);
+      lines.push(`evidence: ${rel(bundle.dir)}/ (${Object.keys(bundle.nodes).sort().join(", ")}: journal, units, network, box description)`);
       if (o.results && existsSync(o.results.json)) {
         const report = JSON.parse(readFileSync(o.results.json, "utf8")) as VerifyReport;
         const files = [path.join(bundle.dir, "README.txt"), ...Object.entries(bundle.nodes).flatMap(([node, r]) =>
