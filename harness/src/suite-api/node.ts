@@ -153,9 +153,8 @@ export class Node<A extends object = Record<string, any>> {
   }
 
   private async verb(kind: NodeVerb): Promise<void> {
-    await this.fault({ kind, node: this.name });
-    // A crashed or restarted node's old connection is dead: the next command opens a new one.
-    if (kind === "crash" || kind === "stop" || kind === "start") await this.resetAfter(Promise.resolve());
+    // A crashed, restarted or reconnected node's old connection may be dead: the next command opens a new one.
+    await this.resetAfter(this.fault({ kind, node: this.name }));
   }
 
   /**
