@@ -397,7 +397,7 @@ export class Instance {
         reason: `${what} failed: ${messageOf(err).split("\n")[0]}`,
         results: action === "verify" ? { json: path.join(plan.stateDir, "verify.json"), junit: path.join(plan.stateDir, "junit.xml") } : undefined,
       }).catch(() => "");
-      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n${evidence ? `${evidence}\n` : ""}(log: ${this.log.file})`, { cause: err });
+      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})${evidence ? `\n${evidence}` : ""}`, { cause: err });
     } finally {
       this.save();
     }
