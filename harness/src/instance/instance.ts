@@ -6,23 +6,22 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import { resolveArtifact } from "../artifacts/resolve.ts";
 import { attachPath, type AttachFile, type BoxAddress } from "../contracts/attach.ts";
-import { describeFault, type FaultSpec } from "../contracts/faults.ts";
+import type { FaultSpec } from "../contracts/faults.ts";
 import { deepMerge } from "../config/merge.ts";
-import { faultKindsOf, type DriverFacts, type NodeFaults } from "../drivers/driver.ts";
-import { ActionFailed, CommandFailed, commandFailure, EnvironmentError, InstanceFailure, LockedError, messageOf, UserError } from "../errors.ts";
+import { faultKindsOf, type DriverFacts } from "../drivers/driver.ts";
+import { ActionFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import { converge, type ConvergeFacts } from "../provisioners/converge.ts";
 import { nestExports, serviceAddresses, setUpServices } from "../services/services.ts";
-import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type ActiveFault, type InstanceState } from "../state/state-file.ts";
+import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type InstanceState } from "../state/state-file.ts";
 import { transportFor } from "../transports/index.ts";
-import { shellQuote } from "../transports/transport.ts";
 import { InstanceLog } from "../util/instance-log.ts";
 import { ensureInstanceKey } from "../util/ssh-key.ts";
 import { formatMs, line, task } from "../util/ui.ts";
 import { formatCounts, type CheckResult } from "../verifiers/results.ts";
 import type { Components } from "./components.ts";
 import { afterRun } from "../evidence/after-run.ts";
-import { checkFault, compileLinks, nodeFaultsAfter, recordFaultEvent } from "./faults.ts";
+import { FaultRunner } from "./fault-runner.ts";
 import { actionsBetween } from "./fsm.ts";
 
 export type DestroyPolicy = "passing" | "always" | "never";
@@ -38,6 +37,7 @@ export class Instance {
   state: InstanceState;
   lastVerify?: CheckResult[];
   private unlock?: () => Promise<void>;
+  private readonly faults = new FaultRunner(this);
 
   constructor(
     readonly plan: InstancePlan,
@@ -160,158 +160,13 @@ export class Instance {
    * A fault asked for by a check (through the verifier), by `galley fault` or by a chaos schedule: the
    * driver acts, the state records what is in effect, and the timeline (faults.jsonl) when.
    */
-  async fault(spec: FaultSpec): Promise<void> {
-    const driver = this.components.driver;
-    const faults = driver.faults;
-    const label = describeFault(spec);
-    if (!faults) throw new UserError(`the ${driver.name} driver cannot inject faults (${label} on ${this.plan.name})`);
-    checkFault(spec, this.plan.nodes.map((n) => n.name).filter((n) => this.state.nodes[n]), this.plan.name);
-    const at = Date.now();
-    try {
-      await this.performFault(spec, faults);
-    } catch (err) {
-      recordFaultEvent(this.plan.stateDir, { at, spec, label, error: messageOf(err) });
-      this.log.write("fault", `${label}: failed: ${messageOf(err)}`);
-      this.save();
-      throw err;
-    }
-    recordFaultEvent(this.plan.stateDir, { at, spec, label });
-    const inEffect = [
-      ...Object.entries(this.state.faults ?? {}).map(([n, f]) => `${n} ${f.join("+")}`),
-      ...(this.state.links ?? []).map((l) => describeFault(l.spec)),
-    ];
-    this.log.write("fault", `${label}: in effect now: ${inEffect.join("; ") || "none"}`);
-    this.save();
+  fault(spec: FaultSpec): Promise<void> {
+    return this.faults.fault(spec);
   }
 
-  private async performFault(spec: FaultSpec, faults: NodeFaults): Promise<void> {
-    const driver = this.components.driver;
-    switch (spec.kind) {
-      case "partition":
-      case "drop":
-      case "degrade": {
-        if (!faults.network) throw new UserError(`the ${driver.name} driver has no network faults (asked: ${describeFault(spec)} on ${this.plan.name})`);
-        const before = this.state.links;
-        this.state.links = [...(before ?? []), { spec, since: new Date().toISOString() }];
-        try {
-          await this.applyLinks();
-        } catch (err) {
-          // Not in effect after all: the state says what is, and the nodes go back to it.
-          this.state.links = before;
-          if (!before?.length) delete this.state.links;
-          await this.applyLinks().catch(() => {});
-          throw err;
-        }
-        return;
-      }
-      case "heal":
-        await this.heal(spec.scope ?? "all");
-        return;
-      case "pause-unit":
-      case "resume-unit": {
-        // Through the control transport, on the node's own systemd: any driver whose boxes run systemd can.
-        const conn = await transportFor({ name: driver.controlTransport, commandTimeoutMs: 30_000 }).connect(this.address(spec.node));
-        try {
-          const signal = spec.kind === "pause-unit" ? "SIGSTOP" : "SIGCONT";
-          const unit = shellQuote(spec.unit);
-          const r = await conn.exec(spec.kind === "pause-unit"
-            ? `state=$(systemctl is-active ${unit} || true); [ "$state" = active ] || { echo "${spec.unit} is $state, not active: nothing to pause" >&2; exit 3; }\nsystemctl kill --signal=${signal} --kill-who=all ${unit}`
-            : `systemctl kill --signal=${signal} --kill-who=all ${unit}`);
-          if (r.exitCode !== 0) throw new CommandFailed(commandFailure(spec.node, `${spec.kind} ${spec.unit}`, r));
-        } finally {
-          await conn.close();
-        }
-        break;
-      }
-      case "pause":
-      case "resume": {
-        const verb = faults[spec.kind];
-        if (!verb) throw new UserError(`the ${driver.name} driver cannot ${spec.kind} a node (${spec.node} of ${this.plan.name})`);
-        await verb(this.state, spec.node);
-        break;
-      }
-      case "start":
-        await faults.start(this.state, spec.node, this.plan.driver.bootTimeoutMs);
-        break;
-      default:
-        await faults[spec.kind](this.state, spec.node);
-    }
-    this.setNodeFaults(spec.node, nodeFaultsAfter(spec, this.state.faults?.[spec.node] ?? []));
-    // A node that booted again has a new network namespace: its part of the link faults goes back in.
-    if (spec.kind === "start" && this.state.links?.length) await this.applyLinks([spec.node]);
-  }
-
-  private setNodeFaults(node: string, now: ActiveFault[]): void {
-    const all = { ...this.state.faults };
-    if (now.length) all[node] = now;
-    else delete all[node];
-    if (Object.keys(all).length) this.state.faults = all;
-    else delete this.state.faults;
-  }
-
-  /** Puts every node's link rules in place (the driver replaces what was there), in parallel. */
-  private async applyLinks(only?: string[]): Promise<void> {
-    const network = this.components.driver.faults?.network;
-    if (!network) return;
-    const ipOf = Object.fromEntries(Object.entries(this.state.nodes).map(([n, b]) => [n, b.ip]));
-    const rules = compileLinks((this.state.links ?? []).map((l) => l.spec), ipOf);
-    const down = (n: string) => (this.state.faults?.[n] ?? []).some((f) => f === "crashed" || f === "stopped");
-    const targets = (only ?? Object.keys(rules)).filter((n) => !down(n));
-    const results = await Promise.allSettled(targets.map(async (n) => {
-      const said = await network.apply(this.state, n, rules[n]!);
-      if (said) this.log.write(`${n} fault`, `link shaper until now:\n${said}`);
-    }));
-    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${targets[i]}: ${messageOf(r.reason)}`] : []));
-    if (failed.length) throw new ActionFailed(`link faults could not be applied on ${failed.length} node(s):\n${failed.join("\n")}`);
-  }
-
-  /**
-   * Undoes faults: the network ones, or all (also resumes frozen units and nodes, rejoins isolated
-   * nodes and boots crashed or stopped ones). Every node is tried; one error lists what failed.
-   */
-  private async heal(scope: "network" | "all"): Promise<void> {
-    const errors: string[] = [];
-    const hadLinks = !!this.state.links?.length;
-    delete this.state.links;
-    if (hadLinks || scope === "all") await this.applyLinks().catch((e) => errors.push(messageOf(e)));
-    if (scope === "all") {
-      for (const [node, list] of Object.entries(this.state.faults ?? {})) {
-        for (const f of list) {
-          const undo: FaultSpec | undefined =
-            f === "paused" ? { kind: "resume", node }
-            : f.startsWith("paused:") ? { kind: "resume-unit", node, unit: f.slice("paused:".length) }
-            : f === "isolated" ? { kind: "rejoin", node }
-            : f === "crashed" || f === "stopped" ? { kind: "start", node }
-            : undefined;
-          if (!undo) continue;
-          try {
-            await this.fault(undo);
-          } catch (e) {
-            errors.push(`${describeFault(undo)}: ${messageOf(e)}`);
-          }
-        }
-      }
-    }
-    if (errors.length) throw new ActionFailed(`heal of ${this.plan.name} left faults in effect:\n${errors.join("\n")}`);
-  }
-
-  /**
-   * On an interrupt: undo what is quick to undo (network faults, frozen nodes and units, isolation) so
-   * nothing stays cut off or frozen; a crashed or stopped node stays down, recorded in the state.
-   */
-  async healOnInterrupt(timeoutMs = 15_000): Promise<void> {
-    if (!this.state.links?.length && !Object.values(this.state.faults ?? {}).flat().some((f) => f !== "crashed" && f !== "stopped")) return;
-    const quick = async () => {
-      await this.heal("network").catch(() => {});
-      for (const [node, list] of Object.entries(this.state.faults ?? {})) {
-        for (const f of list) {
-          const undo: FaultSpec | undefined = f === "paused" ? { kind: "resume", node } : f.startsWith("paused:") ? { kind: "resume-unit", node, unit: f.slice(7) } : f === "isolated" ? { kind: "rejoin", node } : undefined;
-          if (undo) await this.fault(undo).catch(() => {});
-        }
-      }
-    };
-    await Promise.race([quick(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-    this.save();
+  /** On an interrupt: undo what is quick to undo, so nothing stays cut off or frozen. */
+  healOnInterrupt(): Promise<void> {
+    return this.faults.healOnInterrupt();
   }
 
   private recordBoxes(facts: DriverFacts): void {

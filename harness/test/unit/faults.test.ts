@@ -29,6 +29,7 @@ describe("galley fault arguments", () => {
   it("names what is wrong", () => {
     expect(() => parse(["infra9", "crash"])).to.throw(/no node infra9 in the node \(nodes: infra0, infra1, infra2\)/);
     expect(() => parse(["wobble"])).to.throw(/unknown fault wobble/);
+    expect(() => parse(["infra1", "explode"])).to.throw(/unknown fault explode for node infra1 \(node verbs: crash, stop/);
     expect(() => parse(["degrade"], { from: "infra0", loss: "150%" })).to.throw(/--loss takes a share like 5% or 0.05, not 150%/);
     expect(() => parse(["degrade"], { from: "infra0" })).to.throw(/degrade needs at least one of --delay/);
     expect(() => parse(["partition", "infra0"])).to.throw(/two or more groups/);

@@ -46,6 +46,7 @@ export function parseFault(words: string[], o: FaultOptions, nodes: string[]): F
   if (!first) throw new UserError(`which fault? (${usage})`);
   const isVerb = (w: string | undefined): w is NodeVerb => (NODE_VERBS as readonly string[]).includes(w ?? "");
   if (isVerb(rest[0]) && rest.length === 1) return { kind: rest[0], node: list(first, "the node")[0]! };
+  if (nodes.includes(first)) throw new UserError(`unknown fault ${rest.join(" ") || "(none)"} for node ${first} (node verbs: ${NODE_VERBS.join(", ")})`);
   if (isVerb(first)) {
     if (rest.length !== 1) throw new UserError(`${first} takes one node (galley fault INSTANCE ${first} NODE)`);
     return { kind: first, node: list(rest[0], "the node")[0]! };
