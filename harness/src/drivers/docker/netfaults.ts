@@ -12,7 +12,8 @@
 // Everything lives in the node's namespace and dies with it; heal removes the chains, the shaper and the
 // tables iptables-nft created for them when they are left empty, so the node's ruleset reads as before.
 import { execFile } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
 import { ActionFailed, CommandFailed, EnvironmentError } from "../../errors.ts";
 import type { InstanceState } from "../../state/state-file.ts";
@@ -126,10 +127,20 @@ async function stopShaperOf(owner: string): Promise<string> {
   return said;
 }
 
-/** Stops every shaper of a project's instance (destroy), or of a project, or all (prune). */
+/** Stops every shaper of a project's instance (destroy), or of a project, or all (prune), and removes their logs. */
 export async function stopShapersFor(ownerPrefix: string): Promise<void> {
-  const pids = shapersOf(ownerPrefix);
-  await stopShapers(pids);
+  await stopShapers(shapersOf(ownerPrefix));
+  const logs = path.dirname(shaperLog("x"));
+  const prefix = path.basename(shaperLog(ownerPrefix)).replace(/\.log$/, "");
+  for (const f of safeReaddir(logs)) if (f.startsWith(prefix) && f.endsWith(".log")) rmSync(path.join(logs, f), { force: true });
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 export const dockerNetworkFaults: NetworkFaults = {
