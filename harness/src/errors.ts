@@ -35,6 +35,8 @@ export interface CommandFailure {
   timeoutMs?: number;
   /** The step of the provisioning it failed in, when the provisioning says ("40-etcd"). */
   step?: string;
+  /** Units its output names that are not active on the node, with their state and last journal lines. */
+  units?: UnitFailure[];
 }
 
 export class CommandFailed extends ActionFailed {
@@ -77,7 +79,8 @@ export class UnitFailed extends ActionFailed {
 /** The one formatter for a failed command: "node infra1: provision.sh failed with exit code 2 (step 40-etcd); last output: …". */
 export function formatCommandFailure(f: CommandFailure): string {
   const why = f.exitCode === 124 && f.timeoutMs ? `timed out after ${Math.round(f.timeoutMs / 1000)} s` : `failed with exit code ${f.exitCode}`;
-  return `node ${f.node}: ${f.command} ${why}${f.step ? ` (step ${f.step})` : ""}; last output:\n${f.outputTail || "(none)"}`;
+  const units = (f.units ?? []).map((u) => `\n${formatUnitFailure(u)}`).join("");
+  return `node ${f.node}: ${f.command} ${why}${f.step ? ` (step ${f.step})` : ""}; last output:\n${f.outputTail || "(none)"}${units}`;
 }
 
 export function formatBootFailure(f: BootFailure): string {
@@ -104,6 +107,29 @@ export class InstanceFailure extends GalleyError {
   ) {
     super(message, options);
   }
+}
+
+/** Verification checks failed; `failed` holds their titles, for one-line summaries (galley list). */
+export class ChecksFailed extends ActionFailed {
+  constructor(message: string, readonly failed: string[]) {
+    super(message);
+  }
+}
+
+/**
+ * One line saying what went wrong, for `galley list`: which check failed, or which node, command and
+ * step with the last line it printed; otherwise the message's first line.
+ */
+export function summaryOf(err: unknown): string {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof ChecksFailed && e.failed.length) return `check failed: ${e.failed[0]}${e.failed.length > 1 ? ` (and ${e.failed.length - 1} more)` : ""}`;
+  }
+  const f = failureOf(err);
+  if (f && "command" in f) {
+    const last = f.outputTail.split("\n").map((l) => l.trim()).filter(Boolean).at(-1);
+    return `node ${f.node}: ${f.command} failed (exit ${f.exitCode}${f.step ? `, step ${f.step}` : ""})${last ? `: ${last}` : ""}`;
+  }
+  return messageOf(err).split("\n")[0]!;
 }
 
 /** A verification check saw the wrong thing. Carries what it saw. */

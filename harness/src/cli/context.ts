@@ -46,7 +46,7 @@ export class CliContext {
   /** Runs `fn` on each instance with its lock held, `limit` at a time; every instance runs even if another fails. */
   async forEach(selected: InstancePlan[], limit: number, fn: (i: Instance) => Promise<void>): Promise<void> {
     const settled = await runPool(selected, limit, async (plan) => {
-      const inst = await this.instance(plan).open();
+      const inst = await this.instance(plan).open(commandLine());
       try {
         await fn(inst);
       } finally {
@@ -66,6 +66,9 @@ export class CliContext {
     return path.relative(process.cwd(), file) || file;
   }
 }
+
+/** The command as typed, for the instance log's first line. */
+export const commandLine = (): string => ["galley", ...process.argv.slice(2)].join(" ");
 
 export const concurrencyOption = () =>
   new Option("-c, --concurrency <n>", "instances run at once").argParser((v) => {

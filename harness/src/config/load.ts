@@ -4,10 +4,11 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
+import { boxNotFound, findBox } from "../boxes/definition.ts";
 import { UserError } from "../errors.ts";
 import { knownColumn, suiteTitles } from "../matrix/columns.ts";
 import { isIsoDate, STAGE_COLUMNS } from "../matrix/expect.ts";
-import { GalleyConfig } from "./schema.ts";
+import { GalleyConfig, NODE_NAME } from "./schema.ts";
 
 export interface LoadedConfig {
   file: string;
@@ -123,7 +124,9 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
   };
   provisionerDir(c.provisioner.path, ["provisioner"], "path");
   for (const s of [c.verifier.suites].flat()) exists(s, ["verifier"], "suites");
-  c.platforms.forEach((p, i) => dir(p.box, ["platforms", i], "box", "box.yml"));
+  c.platforms.forEach((p, i) => {
+    if (!findBox(p.box, root)) errors.push(`${where(["platforms", i], "box")}: ${boxNotFound(p.box, root)}`);
+  });
 
   const artifacts = (a: GalleyConfig["artifacts"], p: Path, key = "artifacts") => {
     for (const [name, spec] of Object.entries(a ?? {})) {
@@ -164,6 +167,9 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
       });
     }
     if (Array.isArray(s.nodes)) unique(s.nodes, ["suites", i, "nodes"]);
+    else if (s.node_prefix && !NODE_NAME.test(`${s.node_prefix}${s.nodes - 1}`)) {
+      errors.push(`${where(["suites", i], "node_prefix")}: ${s.node_prefix}${s.nodes - 1} is no host name (lower-case letters, digits and '-', at most 31)`);
+    }
     if (s.provisioner?.path || s.provisioner?.script || s.provisioner?.cluster_script) {
       provisionerDir(s.provisioner.path ?? c.provisioner.path, ["suites", i, "provisioner"], "path", s.provisioner.script, s.provisioner.cluster_script);
     }

@@ -89,11 +89,12 @@ export const EnvironmentConfig = z.strictObject({
   services: Services.optional(),
 });
 
-const NodeName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "expected a host name: lower-case letters, digits, '-'" });
+export const NODE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const NodeName = z.string().regex(NODE_NAME, { message: "expected a host name: lower-case letters, digits, '-'" });
 
 export const PlatformConfig = z.strictObject({
   name: NodeName,
-  /** Folder with box.yml. */
+  /** A folder with box.yml, or the name of a box Galley ships (debian-12). */
   box: z.string(),
   attributes: Attributes.optional(),
   artifacts: Artifacts.optional(),
@@ -108,6 +109,8 @@ export const SuiteConfig = z.strictObject({
     z.number().int().min(1, nodeCount).max(MAX_NODES, nodeCount),
     z.array(z.strictObject({ name: NodeName, attributes: Attributes.optional() })).min(1, nodeCount).max(MAX_NODES, nodeCount),
   ]),
+  /** With a node count: nodes are named <prefix>0, <prefix>1, … (default infra). */
+  node_prefix: z.string().regex(/^[a-z][a-z0-9-]*$/, { message: "expected the start of a host name: lower-case letters, digits, '-'" }).optional(),
   platforms: z.array(z.string()).optional(),
   excludes: z.array(z.string()).optional(),
   attributes: Attributes.optional(),

@@ -13,6 +13,8 @@ import type { Verifier } from "../verifiers/verifier.ts";
 export interface Components {
   driver: Driver;
   transport: Transport;
+  /** The driver's control transport: how the runner reaches services (set up, checked, asked for exports). */
+  controlTransport: Transport;
   provisioner: Provisioner;
   verifier: Verifier;
 }
@@ -25,9 +27,11 @@ export function driverFor(plan: InstancePlan): Driver {
 }
 
 export function componentsFor(plan: InstancePlan): Components {
+  const driver = driverFor(plan);
   return {
-    driver: driverFor(plan),
+    driver,
     transport: transportFor(plan.transport),
+    controlTransport: transportFor({ name: driver.controlTransport, commandTimeoutMs: 300_000 }),
     provisioner: new ShellProvisioner(),
     verifier: new MochaVerifier(),
   };

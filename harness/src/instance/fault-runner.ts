@@ -2,7 +2,7 @@
 // nodes, has the driver act — node verbs, pauses, link rules compiled for every node, unit pauses through
 // the node's own systemd — records what is in effect in the state and when in the timeline, and heals.
 // The Instance owns it and stays the only writer of the state: the runner writes through it.
-import { describeFault, type FaultSpec } from "../contracts/faults.ts";
+import { describeFault, nodesOf, type FaultSpec } from "../contracts/faults.ts";
 import type { NodeFaults } from "../drivers/driver.ts";
 import { ActionFailed, CommandFailed, commandFailure, messageOf, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
@@ -34,7 +34,9 @@ export class FaultRunner {
     const driver = this.host.components.driver;
     const faults = driver.faults;
     const label = describeFault(spec);
-    if (!faults) throw new UserError(`the ${driver.name} driver cannot inject faults (${label} on ${this.host.plan.name})`);
+    const where = "node" in spec ? `${spec.kind} on ${spec.node} of ${this.host.plan.name}` : `${label} on ${this.host.plan.name}`;
+    if (!faults) throw new UserError(`the ${driver.name} driver cannot inject faults (${where})`);
+    for (const n of nodesOf(spec)) this.host.address(n); // names the valid nodes when one is unknown
     checkFault(spec, this.host.plan.nodes.map((n) => n.name).filter((n) => this.host.state.nodes[n]), this.host.plan.name);
     const at = Date.now();
     try {

@@ -9,12 +9,11 @@ import { attachPath, type AttachFile, type BoxAddress } from "../contracts/attac
 import type { FaultSpec } from "../contracts/faults.ts";
 import { deepMerge } from "../config/merge.ts";
 import { faultKindsOf, type DriverFacts } from "../drivers/driver.ts";
-import { ActionFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, UserError } from "../errors.ts";
+import { ActionFailed, ChecksFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, summaryOf, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import { converge, type ConvergeFacts } from "../provisioners/converge.ts";
 import { nestExports, serviceAddresses, setUpServices } from "../services/services.ts";
 import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type InstanceState } from "../state/state-file.ts";
-import { transportFor } from "../transports/index.ts";
 import { InstanceLog } from "../util/instance-log.ts";
 import { ensureInstanceKey } from "../util/ssh-key.ts";
 import { formatMs, line, task } from "../util/ui.ts";
@@ -60,15 +59,20 @@ export class Instance {
     }
   }
 
-  /** Takes the instance's lock for the whole command (a second galley process gets a clear error). */
-  async open(): Promise<this> {
+  /**
+   * Takes the instance's lock for the whole command (a second galley process gets a clear error). With
+   * `command`, the instance log starts anew for it (the previous ones are kept as galley.log.1…).
+   */
+  async open(command?: string): Promise<this> {
     this.unlock = await lockInstance(this.plan.stateDir, this.plan.name);
     this.state = this.readStateOrFresh();
+    if (command) this.log.startRun(command);
     openInstances.add(this);
     return this;
   }
 
   async close(): Promise<void> {
+    this.log.flush();
     openInstances.delete(this);
     await this.unlock?.().catch(() => {});
     this.unlock = undefined;
@@ -110,6 +114,10 @@ export class Instance {
     if (this.stateError && desired !== "destroy") throw this.stateError;
     const actions = actionsBetween(this.state.lastAction, desired);
     if (actions.includes("create") && actions.includes("converge")) this.prefetchArtifacts();
+    // Destructive suites changed the cluster last time: converge it back before checking it again.
+    if (desired === "verify" && this.state.changedBy?.length && !actions.includes("converge")) {
+      await this.run("converge", "converge (after destructive suites)");
+    }
     for (const action of actions) await this.run(action);
   }
 
@@ -132,7 +140,9 @@ export class Instance {
       if (policy === "always") {
         // Clean up, but report the failure that mattered, not a cleanup error on top of it.
         const cleanup = await this.attempt("destroy");
-        if (cleanup) line(`  ${this.plan.name}: destroy after the failure also failed: ${messageOf(cleanup).split("\n")[0]}`);
+        // Say why: the wrapper's first line ("destroy failed on <instance>:") would not.
+        const why = cleanup instanceof InstanceFailure && cleanup.cause ? cleanup.cause : cleanup;
+        if (cleanup) line(`  ${this.plan.name}: destroy after the failure also failed: ${messageOf(why).split("\n")[0]} (log: ${this.log.file})`);
       } else {
         line(`  ${this.plan.name} kept for inspection: galley login ${this.plan.name} · galley destroy ${this.plan.name}`);
       }
@@ -195,19 +205,19 @@ export class Instance {
           case "destroy":
             await driver.destroy(plan, state);
             rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
-            for (const k of ["changes", "exports", "artifacts", "faults", "links", "sshKey", "services", "network", "volumes", "session"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "links", "sshKey", "services", "network", "volumes", "session", "changedBy"] as const) delete state[k];
             state.nodes = {};
             break;
           case "create": {
             // New service boxes mean new tokens: what the old ones exported is void.
-            for (const k of ["changes", "exports", "artifacts", "faults", "links"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "links", "changedBy"] as const) delete state[k];
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
             try {
               await driver.create(plan, { progress, sshKey: key.privateKey, record: (f) => this.recordBoxes(f) });
               if (Object.keys(plan.services).length) {
                 progress("setting up services");
-                await setUpServices(plan, serviceAddresses(state), transportFor({ name: driver.controlTransport, commandTimeoutMs: 300_000 }), this.log);
+                await setUpServices(plan, serviceAddresses(state), this.components.controlTransport, this.log);
               }
             } finally {
               this.save(); // boxes exist now: record them even if booting failed
@@ -221,7 +231,7 @@ export class Instance {
               plan,
               state,
               transport,
-              controlTransport: transportFor({ name: driver.controlTransport, commandTimeoutMs: 300_000 }),
+              controlTransport: this.components.controlTransport,
               driver,
               provisioner,
               sshKeyDir: key.dir,
@@ -231,6 +241,7 @@ export class Instance {
               record: (f) => this.recordConverge(f),
             });
             check?.();
+            delete state.changedBy;
             break;
           }
           case "verify":
@@ -241,7 +252,7 @@ export class Instance {
       state.lastAction = action === "destroy" ? undefined : action;
       delete state.lastError;
     } catch (err) {
-      state.lastError = `${action}: ${messageOf(err).split("\n")[0]}`;
+      state.lastError = `${action}: ${summaryOf(err)}`;
       // Bad input and a broken environment keep their own errors; anything that went wrong on the
       // instance (an action, a node that cannot be reached, a failed check) names the instance.
       if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
@@ -288,6 +299,9 @@ export class Instance {
     });
     const results = report.checks;
     this.lastVerify = results;
+    if (report.destructive?.length) this.state.changedBy = report.destructive;
+    // A verifier that ran no checks proved nothing (whatever verifier it is).
+    if (!results.length) throw new ActionFailed(`the ${this.components.verifier.name} verifier ran no checks on ${this.plan.name}: nothing was verified`);
     const failed = results.filter((r) => r.state === "failed");
     const passed = results.filter((r) => r.state === "passed");
     const skipped = results.filter((r) => r.state === "pending");
@@ -300,7 +314,7 @@ export class Instance {
     const skips = skipped.map((r) => `    - ${r.title}: skipped: ${r.skipReason}`).join("\n");
     if (failed.length) {
       const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
-      throw new ActionFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`);
+      throw new ChecksFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`, failed.map((r) => r.title));
     }
     const drawn = await afterRun(this, { failed: false, reason: "" });
     line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}\n  ${drawn}`);

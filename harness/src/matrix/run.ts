@@ -105,7 +105,7 @@ async function runCell(cell: Cell, keep: boolean, instance: (plan: InstancePlan)
   const columns: Record<string, Column> = {};
   let inst: Instance | undefined;
   try {
-    inst = await instance(cell.plan).open();
+    inst = await instance(cell.plan).open(`galley matrix (cell ${cell.plan.name})`);
     // Every artifact, even when one fails: the others still say what the cell asked for.
     const settled = await Promise.allSettled(Object.entries(cell.plan.artifacts).map(async ([n, s]) => {
       const a = await resolveArtifact(n, s);

@@ -1,10 +1,14 @@
 // Pure: configuration → the instances it defines (suite × platform), each a cluster of nodes with
-// merged attributes. No I/O beyond reading box.yml names, so `galley list` is instant.
+// merged attributes. No I/O beyond finding box folders, so `galley list` is instant.
 import path from "node:path";
+import { findBox } from "../boxes/definition.ts";
 import { UserError } from "../errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { deepMerge, type Attrs } from "../config/merge.ts";
 import { durationMs, type ArtifactSpec, type GalleyConfig, type ServiceSpec } from "../config/schema.ts";
+
+/** Nodes of a suite that gives a count are named infra0, infra1, … unless it sets node_prefix. */
+export const DEFAULT_NODE_PREFIX = "infra";
 
 export interface NodePlan {
   name: string;
@@ -53,7 +57,7 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
       const extraNetworks = [...new Set(Object.values(services).flatMap((s) => s.networks))].filter((n) => n !== "nodes").sort();
       const nodeList = Array.isArray(suite.nodes)
         ? suite.nodes
-        : Array.from({ length: suite.nodes }, (_, i) => ({ name: `infra${i}`, attributes: undefined }));
+        : Array.from({ length: suite.nodes }, (_, i) => ({ name: `${suite.node_prefix ?? DEFAULT_NODE_PREFIX}${i}`, attributes: undefined }));
       // Artifact paths resolve from the config folder, whatever layer defined them.
       const artifacts: InstancePlan["artifacts"] = {};
       for (const [k, v] of Object.entries({ ...c.artifacts, ...platform.artifacts, ...suite.artifacts })) {
@@ -66,7 +70,7 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
         configFile: file,
         root,
         stateDir: path.join(root, ".galley", name),
-        boxDir: path.resolve(root, platform.box),
+        boxDir: findBox(platform.box, root) ?? path.resolve(root, platform.box),
         driver: { ...c.driver, bootTimeoutMs: durationMs(c.driver.boot_timeout, 60_000) },
         transport: {
           name: c.transport?.name ?? "docker-exec",

@@ -17,6 +17,7 @@ import type { InstanceLog } from "../util/instance-log.ts";
 import { lineSplitter } from "../util/lines.ts";
 import type { Progress } from "../util/ui.ts";
 import type { Provisioner } from "./provisioner.ts";
+import { unitEvidence, unitsNamedIn } from "./unit-evidence.ts";
 
 export const REMOTE_DIR = "/var/lib/galley";
 
@@ -74,13 +75,16 @@ export async function converge(ctx: ConvergeContext): Promise<void> {
           if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node.name, script, r));
         };
         // Artifacts too: one left by an earlier converge with another config must never be used silently.
-        await must(`rm -rf ${REMOTE_DIR}/provision ${REMOTE_DIR}/ssh ${REMOTE_DIR}/artifacts && mkdir -p ${REMOTE_DIR}/artifacts`);
+        const uploads = provisioner.uploads?.(plan) ?? [];
+        const stale = ["provision", "ssh", "artifacts", ...uploads.map((u) => u.remote)].map((d) => `${REMOTE_DIR}/${d}`).join(" ");
+        await must(`rm -rf ${stale} && mkdir -p ${REMOTE_DIR}/artifacts`);
         await conn.upload(provisioner.source(plan), `${REMOTE_DIR}/provision`);
+        for (const u of uploads) await conn.upload(u.local, `${REMOTE_DIR}/${u.remote}`);
         await conn.upload(ctx.sshKeyDir, `${REMOTE_DIR}/ssh`);
         for (const a of artifacts) await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
         const env = provisioner.environment(plan, { node: withExports(node), ip: peers[node.name]!, peers }, REMOTE_DIR);
         const r = await run(conn, node.name, provisioner.runCommand(plan, REMOTE_DIR), env, plan.provisioner.timeoutMs, log);
-        if (r.exitCode !== 0) throw failure(node.name, plan.provisioner.script, r, plan.provisioner.timeoutMs);
+        if (r.exitCode !== 0) throw await failure(conn, node.name, node.name, plan.provisioner.script, r, plan.provisioner.timeoutMs);
         const reported = await conn.exec(`cat ${REMOTE_DIR}/changes 2>/dev/null || true`);
         changes[node.name] = reported.stdout.split("\n").filter(Boolean);
         progress(`provisioned ${++done}/${plan.nodes.length} nodes`);
@@ -105,7 +109,7 @@ export async function converge(ctx: ConvergeContext): Promise<void> {
       GALLEY_CHANGES: `${REMOTE_DIR}/cluster-changes`,
     };
     const r = await run(conn, `${first.name} cluster`, `: > ${REMOTE_DIR}/cluster-changes && ${command}`, env, plan.provisioner.timeoutMs, log);
-    if (r.exitCode !== 0) throw failure(`${first.name} (cluster phase)`, plan.provisioner.clusterScript!, r, plan.provisioner.timeoutMs);
+    if (r.exitCode !== 0) throw await failure(conn, first.name, `${first.name} (cluster phase)`, plan.provisioner.clusterScript!, r, plan.provisioner.timeoutMs);
     const reported = await conn.exec(`cat ${REMOTE_DIR}/cluster-changes 2>/dev/null || true`);
     ctx.record({ changes: { ...changes, "(cluster)": reported.stdout.split("\n").filter(Boolean) } });
   } finally {
@@ -129,9 +133,14 @@ async function run(conn: Connection, source: string, script: string, env: Record
   return r;
 }
 
-/** The provisioning's own step markers ("--- 40-etcd") say which step was running when it failed. */
-function failure(node: string, script: string, r: ExecResult, timeoutMs: number): CommandFailed {
+/**
+ * The provisioning's own step markers ("--- 40-etcd") say which step was running when it failed; units
+ * its last output names that are not running come with their state and journal.
+ */
+async function failure(conn: Connection, node: string, where: string, script: string, r: ExecResult, timeoutMs: number): Promise<CommandFailed> {
   const steps = [...r.stdout.matchAll(/^--- (\S+)$/gm)];
-  return new CommandFailed(commandFailure(node, script, r, { timeoutMs, step: steps.at(-1)?.[1] }));
+  const f = commandFailure(where, script, r, { timeoutMs, step: steps.at(-1)?.[1] });
+  const units = await unitEvidence(conn, node, unitsNamedIn(f.outputTail));
+  return new CommandFailed(units.length ? { ...f, units } : f);
 }
 

@@ -12,6 +12,8 @@ export interface NodeFacts {
 export interface Provisioner {
   /** Local folder uploaded to <remoteDir>/provision on every node. */
   source(plan: InstancePlan): string;
+  /** Other local folders uploaded to every node (`remote` is relative to remoteDir), such as a helper library. */
+  uploads?(plan: InstancePlan): { local: string; remote: string }[];
   /** Environment for the node's run: node facts and flattened attributes. */
   environment(plan: InstancePlan, facts: NodeFacts, remoteDir: string): Record<string, string>;
   /** Command run on every node, in parallel. */

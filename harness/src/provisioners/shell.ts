@@ -1,6 +1,8 @@
-// The shell provisioner: runs a folder's script with the node's attributes as environment variables.
+// The shell provisioner: runs a folder's script with the node's attributes as environment variables,
+// beside Galley's helper library ($GALLEY_LIB).
 // Attributes flatten to ATTR_<PATH> (etcd.enable_v2 → ATTR_ETCD_ENABLE_V2); lists join with commas.
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Attrs } from "../config/merge.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { NodeFacts, Provisioner } from "./provisioner.ts";
@@ -16,9 +18,16 @@ export function flattenAttributes(attrs: Attrs, prefix = "ATTR"): Record<string,
   return out;
 }
 
+/** Galley's helper library for shell provisionings (harness/lib/galley.sh), uploaded to every node. */
+export const HELPER_LIBRARY = fileURLToPath(new URL("../../lib", import.meta.url));
+
 export class ShellProvisioner implements Provisioner {
   source(plan: InstancePlan): string {
     return plan.provisioner.path;
+  }
+
+  uploads(): { local: string; remote: string }[] {
+    return [{ local: HELPER_LIBRARY, remote: "lib" }];
   }
 
   environment(plan: InstancePlan, { node, ip, peers }: NodeFacts, remoteDir: string): Record<string, string> {
@@ -31,6 +40,7 @@ export class ShellProvisioner implements Provisioner {
       GALLEY_NODE_COUNT: String(plan.nodes.length),
       GALLEY_NODES: Object.entries(peers).map(([n, a]) => `${n}=${a}`).join(" "),
       GALLEY_DIR: remoteDir,
+      GALLEY_LIB: `${remoteDir}/lib/galley.sh`,
       GALLEY_CHANGES: `${remoteDir}/changes`,
       // The artifacts this instance configured (each in $GALLEY_DIR/artifacts/<name>/): a provisioning
       // must use them, and fail naming the artifact when one lacks what it needs.

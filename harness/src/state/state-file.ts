@@ -50,6 +50,8 @@ export interface InstanceState {
   faults?: Record<string, ActiveFault[]>;
   /** Network faults in effect between nodes, in the order they were made (`galley list` shows them). */
   links?: ActiveLinkFault[];
+  /** Destructive suites that changed the cluster since its last converge: the next verify converges first. */
+  changedBy?: string[];
 }
 
 export function stateFile(stateDir: string) {

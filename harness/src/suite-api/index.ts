@@ -14,6 +14,7 @@ export { Node, type WaitOptions } from "./node.ts";
 export { report } from "./report.ts";
 export { chaos, invariant, type InvariantOptions } from "./chaos.ts";
 export { skipIf } from "./skip.ts";
+export { destructive } from "./destructive.ts";
 export { retry, eventually, FailFast, TimedOut, type Check, type RetryOptions } from "../util/retry.ts";
 export { probeCommand, probeUnit, versionIn, type Probe } from "./probe.ts";
 export { factName, type FactKind } from "../contracts/facts.ts";

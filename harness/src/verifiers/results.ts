@@ -36,6 +36,8 @@ export interface VerifyReport {
   polls?: PollResult[];
   /** The chaos schedule's steps as they ran (suite-api chaos()). */
   chaos?: ChaosStepResult[];
+  /** Titles of the suites that declared they change the cluster (run last; the next verify reconverges first). */
+  destructive?: string[];
 }
 
 export function countBySuite(checks: CheckResult[]): SuiteCounts[] {

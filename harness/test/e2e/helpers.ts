@@ -29,6 +29,9 @@ export interface CliOptions {
 const MARK = "GALLEY_E2E_RUN";
 const MARK_VALUE = `e2e-${process.pid}`;
 
+/** The environment for any other process these tests start (npm, npx galley), marked the same way. */
+export const markedEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, [MARK]: MARK_VALUE, ...extra });
+
 export function galley(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const start = Date.now();
   return new Promise((resolve, reject) => {
@@ -178,7 +181,8 @@ export class LeakWatch {
   static async start(configDirs: string[] = []): Promise<LeakWatch> {
     const w = new LeakWatch(await hostSnapshot(), configDirs);
     const tick = () => {
-      w.timer = setTimeout(() => void hostSnapshot().then((s) => w.seen.push(s), () => {}).finally(() => w.timer && tick()), 1000);
+      // unref: a test that fails before leftovers() must not keep mocha alive.
+      w.timer = setTimeout(() => void hostSnapshot().then((s) => w.seen.push(s), () => {}).finally(() => w.timer && tick()), 1000).unref();
     };
     tick();
     return w;

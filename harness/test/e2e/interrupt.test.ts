@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Docker from "dockerode";
 import { galley, LeakWatch, leftovers, processesMatching, repo } from "./helpers.ts";
 
 const instance = "static-debian-12";
@@ -49,7 +50,7 @@ describe("interrupting galley", function () {
     let child: ChildProcess | undefined;
     const run = galley(["verify", instance], { onSpawn: (ch) => (child = ch) });
     // Interrupt once the verifier runs as galley's child.
-    const verifier = await waitFor(() => processesMatching((p) => p.cmd.includes("run-mocha.ts") && p.ppid === child?.pid)[0], 30_000);
+    const verifier = await waitFor(() => processesMatching((p) => p.cmd.includes("verifiers/mocha/child.ts") && p.ppid === child?.pid)[0], 30_000);
     child!.kill("SIGINT");
     const r = await run;
     expect(r.code, r.stderr).to.equal(130);
@@ -121,7 +122,7 @@ describe("interrupting an artifact build", function () {
       "artifacts:",
       "  slow: { source: build, recipe: recipe, version: v1 }",
       "platforms:",
-      `  - { name: debian-12, box: ${path.join(repo, "boxes", "debian-12")} }`,
+      `  - { name: debian-12, box: ${path.join(repo, "boxes", "fleet-node")} }`,
       "suites:",
       "  - { name: slowbuild, nodes: 1 }",
       "",
@@ -144,6 +145,52 @@ describe("interrupting an artifact build", function () {
     expect(d.code, d.stderr).to.equal(0);
     const left = await watch.leftovers();
     expect(left, `new on the host since the test began (build.sh, its sleep, the node):\n${left.join("\n")}`).to.deep.equal([]);
+  });
+});
+
+// A box that is not built yet (its own definition, a cache of its own): an interrupt while debootstrap
+// runs stops debootstrap and what it started, and removes the half-made rootfs.
+describe("interrupting a box build", function () {
+  let dir: string;
+  let watch: LeakWatch;
+  const run = (args: string[], o: Parameters<typeof galley>[1] = {}) =>
+    galley(["--config", path.join(dir, "galley.yml"), ...args], { ...o, env: { GALLEY_CACHE: path.join(dir, "cache"), ...o.env } });
+
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "galley-e2e-box-"));
+    mkdirSync(path.join(dir, "box"));
+    // A name and content of its own: never the shared debian-12 image.
+    writeFileSync(path.join(dir, "box", "box.yml"), `name: e2e-interrupted-${process.pid}\ndistribution: bookworm\npackages: [systemd, systemd-sysv, dbus]\n`);
+    mkdirSync(path.join(dir, "provision"));
+    writeFileSync(path.join(dir, "provision", "provision.sh"), "true\n");
+    writeFileSync(path.join(dir, "galley.yml"), [
+      "driver: docker",
+      "provisioner: { name: shell, path: provision, script: provision.sh }",
+      `verifier: { name: mocha, suites: ${path.join(repo, "suites", "fleet-cluster")} }`,
+      "platforms:",
+      "  - { name: tmpbox, box: box }",
+      "suites:",
+      "  - { name: boxbuild, nodes: 1 }",
+      "",
+    ].join("\n"));
+  });
+  beforeEach(async () => {
+    watch = await LeakWatch.start([dir]);
+  });
+  after(async () => {
+    await run(["destroy", "boxbuild-tmpbox"]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("SIGINT during debootstrap: debootstrap and its children stop, the rootfs goes, no image is left", async () => {
+    const r = await run(["create", "boxbuild-tmpbox"], { env: { GALLEY_VERBOSE: "1" }, signalAfter: { pattern: /debootstrap: /, signal: "SIGINT" } });
+    expect(r.code, r.stderr).to.equal(130);
+    const tmp = path.join(dir, "cache", "tmp");
+    expect(existsSync(tmp) ? readdirSync(tmp) : [], "half-made rootfs in the cache").to.deep.equal([]);
+    const left = await watch.leftovers();
+    expect(left, `new on the host since the test began:\n${left.join("\n")}`).to.deep.equal([]);
+    const images = await new Docker().listImages({ filters: { reference: [`galley-box/e2e-interrupted-${process.pid}`] } });
+    expect(images, "box image").to.deep.equal([]);
   });
 });
 

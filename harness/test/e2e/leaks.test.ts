@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
-import { loadBox } from "../../src/drivers/docker/box.ts";
+import { loadBox, SHIPPED_BOXES } from "../../src/boxes/definition.ts";
+import { imageOf } from "../../src/drivers/docker/box.ts";
 import { labelsFor, projectId } from "../../src/drivers/docker/labels.ts";
 import { systemdRecipe } from "../../src/drivers/docker/systemd.ts";
 import { galley, hostSnapshot, LeakWatch, repo } from "./helpers.ts";
@@ -135,7 +136,7 @@ describe("leaks: every container Galley starts carries the project label", funct
   });
 
   it("the privileged probe, so a sweep finds it if a kill leaves it", async () => {
-    const image = `galley-box/debian-12:${loadBox(path.join(repo, "boxes", "debian-12")).hash}`;
+    const image = imageOf(loadBox(path.join(SHIPPED_BOXES, "debian-12")));
     const since = Math.floor(Date.now() / 1000) - 1;
     await systemdRecipe(image, "auto", labelsFor({ instance: "static-debian-12", root: repo }, "probe"));
     const until = Math.floor(Date.now() / 1000) + 1;

@@ -9,7 +9,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import os from "node:os";
 import path from "node:path";
 
-const lib = path.resolve(import.meta.dirname, "../../../fixtures/fleet-cluster/lib.sh");
+const fixtureLib = path.resolve(import.meta.dirname, "../../../fixtures/fleet-cluster/lib.sh");
+// Galley's own helper library (uploaded to every node as $GALLEY_LIB) shares the fixture's generic helpers.
+const shippedLib = path.resolve(import.meta.dirname, "../../lib/galley.sh");
+const LIBS = [["fixture lib.sh", fixtureLib], ["galley.sh (shipped)", shippedLib]] as const;
 const owner = `${execFileSync("id", ["-un"]).toString().trim()}:${execFileSync("id", ["-gn"]).toString().trim()}`;
 
 interface Run {
@@ -23,7 +26,7 @@ interface Run {
 /** A scratch "node": $T is its folder, stubs go in $T/bin (first on PATH), each stub call is logged to $T/calls. */
 class Node {
   readonly t = mkdtempSync(path.join(os.tmpdir(), "galley-fixture-lib-"));
-  constructor() {
+  constructor(private readonly lib = fixtureLib) {
     mkdirSync(path.join(this.t, "bin"));
     mkdirSync(path.join(this.t, "tmp"));
   }
@@ -39,7 +42,7 @@ class Node {
   run(script: string, env: Record<string, string> = {}): Run {
     const changes = path.join(this.t, "changes");
     writeFileSync(changes, "");
-    const r = spawnSync("bash", ["-c", `set -euo pipefail\n. "${lib}"\nGALLEY_STEP=40-etcd\n${script}\necho "reached the end"`], {
+    const r = spawnSync("bash", ["-c", `set -euo pipefail\n. "${this.lib}"\nGALLEY_STEP=40-etcd\n${script}\necho "reached the end"`], {
       encoding: "utf8",
       env: {
         ...process.env,
@@ -89,7 +92,8 @@ function expectOk(r: Run): void {
 const systemctl = `
 unit=\${@: -1}; s=$T/units; mkdir -p "$s"
 case $1 in
-  is-enabled) [ -e "$s/$unit.enabled" ] ;;
+  is-enabled) if [ -e "$s/$unit.masked" ]; then echo masked; exit 1; fi; [ -e "$s/$unit.enabled" ] ;;
+  unmask) rm -f "$s/$unit.masked" ;;
   is-active) [ -e "$s/$unit.active" ] ;;
   daemon-reload) [ ! -e "$s/daemon-reload.broken" ] || { echo "Failed to reload daemon: Access denied" >&2; exit 1; } ;;
   enable) [ ! -e "$s/$unit.broken" ] || { echo "Failed to enable unit: Unit file $unit.service does not exist." >&2; exit 1; }; touch "$s/$unit.enabled" ;;
@@ -114,213 +118,247 @@ case $1 in
 esac`);
 }
 
-describe("fixture lib.sh: a failure ends the converge, naming node and step, and is never a change", function () {
+for (const [name, lib] of LIBS) {
+  describe(`${name}: a failure ends the converge, naming node and step, and is never a change`, function () {
+    let node: Node;
+    beforeEach(() => (node = new Node(lib)));
+    afterEach(() => node.remove());
+
+    it("put_file: an unwritable destination", () => {
+      writeFileSync(path.join(node.t, "etc"), "a file where a folder should be");
+      const r = node.run(`put_file "$T/etc/systemd/etcd.service" 644 "$OWNER" <<< "[Unit]" || :`);
+      expectFatal(r, /^infra1: 40-etcd: cannot write \/\S+\/etc\/systemd\/etcd\.service: install: .*Not a directory/m);
+      expect(node.leftovers(), "temp files").to.deep.equal([]);
+    });
+
+    it("put_file: a failing install, also when its result decides a restart (`if put_file …`)", () => {
+      node.stub("install", `echo "install: cannot change ownership of '\${@: -1}': Operation not permitted" >&2; exit 1`);
+      const r = node.run(`if put_file "$T/etcd.service" 644 "$OWNER" <<< "[Unit]"; then echo "would restart"; fi`);
+      expectFatal(r, /^infra1: 40-etcd: cannot write \S+\/etcd\.service: install: cannot change ownership of '\S+\/etcd\.service': Operation not permitted$/m);
+      expect(r.stdout).to.not.match(/would restart/);
+      expect(node.leftovers(), "temp files").to.deep.equal([]);
+    });
+
+    it("install_binary: a failing install", () => {
+      writeFileSync(path.join(node.t, "etcd"), "#!/bin/sh\n");
+      node.stub("install", `echo "install: cannot create regular file '\${@: -1}': Read-only file system" >&2; exit 1`);
+      const r = node.run(`install_binary "$T/etcd" "$T/usr/local/bin/etcd" || :`);
+      expectFatal(r, /^infra1: 40-etcd: cannot install \S+\/usr\/local\/bin\/etcd: install: cannot create regular file .*: Read-only file system$/m);
+    });
+
+    it("install_binary: a source that does not exist", () => {
+      const r = node.run(`install_binary "$T/artifacts/etcd/etcd" "$T/usr/local/bin/etcd" || :`);
+      expectFatal(r, /^infra1: 40-etcd: cannot install \S+\/usr\/local\/bin\/etcd: \S+\/artifacts\/etcd\/etcd does not exist$/m);
+    });
+
+    it("ensure_packages: a package that does not exist (from a step's top level and from `if`)", () => {
+      withApt(node, { archive: ["curl"] });
+      for (const call of ["ensure_packages curl galley-no-such-package", "if ensure_packages curl galley-no-such-package; then :; fi"]) {
+        const r = node.run(call);
+        expectFatal(r, /^infra1: 40-etcd: cannot install packages curl galley-no-such-package: E: Unable to locate package galley-no-such-package \(apt-get exited 100\)$/m);
+      }
+    });
+
+    it("ensure_packages: apt-get update fails", () => {
+      withApt(node, { archive: ["curl"], update: `echo "E: Failed to fetch http://deb.example/dists/bookworm/InRelease  Temporary failure resolving 'deb.example'"; exit 100` });
+      const r = node.run("ensure_packages curl || :");
+      expectFatal(r, /^infra1: 40-etcd: cannot install packages curl \(apt-get update\): E: Failed to fetch .*Temporary failure resolving 'deb\.example' \(apt-get exited 100\)$/m);
+    });
+
+    it("ensure_packages: apt-get says it installed a package that dpkg does not list", () => {
+      withApt(node, { archive: ["curl"] });
+      writeFileSync(path.join(node.t, "archive.lies"), "");
+      const r = node.run("ensure_packages curl || :");
+      expectFatal(r, /^infra1: 40-etcd: cannot install packages curl: apt-get succeeded, but dpkg does not list curl as installed$/m);
+    });
+
+    it("ensure_enabled: a unit that fails to enable", () => {
+      node.stub("systemctl", systemctl);
+      mkdirSync(path.join(node.t, "units"));
+      writeFileSync(path.join(node.t, "units", "etcd.broken"), "");
+      const r = node.run("ensure_enabled etcd || :");
+      expectFatal(r, /^infra1: 40-etcd: cannot enable etcd: Failed to enable unit: Unit file etcd\.service does not exist\. \(systemctl exited 1\)$/m);
+    });
+
+    it("ensure_started and restart_unit: a unit that fails to start", () => {
+      node.stub("systemctl", systemctl);
+      mkdirSync(path.join(node.t, "units"));
+      writeFileSync(path.join(node.t, "units", "etcd.broken"), "");
+      expectFatal(node.run("ensure_started etcd --no-block || :"), /^infra1: 40-etcd: cannot start etcd: Job for etcd\.service failed because .* \(systemctl exited 1\)$/m);
+      expectFatal(node.run("restart_unit etcd --no-block || :"), /^infra1: 40-etcd: cannot restart etcd: Job for etcd\.service failed because .* \(systemctl exited 1\)$/m);
+    });
+
+    it("daemon_reload: systemd refuses", () => {
+      node.stub("systemctl", systemctl);
+      mkdirSync(path.join(node.t, "units"));
+      writeFileSync(path.join(node.t, "units", "daemon-reload.broken"), "");
+      expectFatal(node.run("daemon_reload || :"), /^infra1: 40-etcd: cannot reload systemd's unit files \(daemon-reload\): Failed to reload daemon: Access denied \(systemctl exited 1\)$/m);
+    });
+
+    it("ensure_dir: a folder that cannot be made", () => {
+      writeFileSync(path.join(node.t, "lib"), "a file where a folder should be");
+      expectFatal(node.run(`ensure_dir "$T/lib/etcd" 700 "$OWNER" || :`), /^infra1: 40-etcd: cannot create \S+\/lib\/etcd: install: .*Not a directory/m);
+    });
+
+    it("require_artifact: a configured artifact without the binaries, and a required one not configured", () => {
+      mkdirSync(path.join(node.t, "artifacts", "etcd"), { recursive: true });
+      writeFileSync(path.join(node.t, "artifacts", "etcd", "etcd"), "#!/bin/sh\n", { mode: 0o755 });
+      expectFatal(
+        node.run("require_artifact etcd etcd etcdctl", { GALLEY_ARTIFACTS: "etcd fleet" }),
+        /^infra1: 40-etcd: artifact etcd has no etcdctl in \S+\/artifacts\/etcd \(configured: etcd fleet\)$/m,
+      );
+      rmSync(path.join(node.t, "artifacts", "etcd", "etcd"));
+      expectFatal(
+        node.run("require_artifact etcd etcd etcdctl", { GALLEY_ARTIFACTS: "etcd fleet" }),
+        /^infra1: 40-etcd: artifact etcd has no etcd, etcdctl in \S+\/artifacts\/etcd \(configured: etcd fleet\)$/m,
+      );
+      expectFatal(
+        node.run("require_artifact fleet fleetd fleetctl", { GALLEY_ARTIFACTS: "etcd" }),
+        /^infra1: 40-etcd: artifact fleet is not configured \(configured: etcd\); this provisioning needs its fleetd fleetctl$/m,
+      );
+    });
+
+    it("a command a step runs without a check still names node and step (report_unhandled_errors)", () => {
+      const r = node.run(`report_unhandled_errors\nls "$T/no-such-file"`);
+      expectFatal(r, /^infra1: 40-etcd: `ls "\$T\/no-such-file"` failed \(exit 2\)$/m);
+    });
+  });
+
+  describe(`${name}: a success reports exactly what changed, and a second run nothing`, function () {
+    let node: Node;
+    beforeEach(() => (node = new Node(lib)));
+    afterEach(() => node.remove());
+
+    it("put_file writes when content, mode or owner differ, and says whether it wrote", () => {
+      const write = (mode: string, content: string) =>
+        node.run(`if put_file "$T/etc/etcd.service" ${mode} "$OWNER" <<< "${content}"; then echo "wrote it"; else echo "already right"; fi`);
+      let r = write("644", "[Unit]");
+      expectOk(r);
+      expect(r.changes).to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
+      expect(r.stdout).to.match(/wrote it/);
+      expect(readFileSync(path.join(node.t, "etc", "etcd.service"), "utf8")).to.equal("[Unit]\n");
+      expect(statSync(path.join(node.t, "etc", "etcd.service")).mode & 0o777).to.equal(0o644);
+      r = write("0644", "[Unit]");
+      expectOk(r);
+      expect(r.changes, "same content, mode and owner").to.deep.equal([]);
+      expect(r.stdout).to.match(/already right/);
+      r = write("600", "[Unit]");
+      expect(r.changes, "mode differs").to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
+      r = write("600", "[Service]");
+      expect(r.changes, "content differs").to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
+      expect(node.leftovers(), "temp files").to.deep.equal([]);
+    });
+
+    it("put_file replaces a masked unit (a link to /dev/null) instead of writing through it", () => {
+      mkdirSync(path.join(node.t, "etc"));
+      symlinkSync("/dev/null", path.join(node.t, "etc", "etcd.service"));
+      const r = node.run(`put_file "$T/etc/etcd.service" 644 "$OWNER" <<< "[Unit]" || :`);
+      expectOk(r);
+      expect(r.changes).to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
+      expect(readFileSync(path.join(node.t, "etc", "etcd.service"), "utf8")).to.equal("[Unit]\n");
+    });
+
+    it("install_binary installs a new or changed binary only", () => {
+      writeFileSync(path.join(node.t, "etcd"), "#!/bin/sh\necho 3.4\n");
+      const install = `if install_binary "$T/etcd" "$T/usr/local/bin/etcd"; then echo installed; fi`;
+      expect(node.run(install).changes).to.deep.equal([`40-etcd: installed ${node.t}/usr/local/bin/etcd`]);
+      const again = node.run(install);
+      expectOk(again);
+      expect(again.changes).to.deep.equal([]);
+      expect(again.stdout).to.not.match(/installed/);
+      writeFileSync(path.join(node.t, "etcd"), "#!/bin/sh\necho 3.6\n");
+      expect(node.run(install).changes).to.deep.equal([`40-etcd: installed ${node.t}/usr/local/bin/etcd`]);
+    });
+
+    it("ensure_packages installs only what is missing and never calls apt-get when nothing is", () => {
+      withApt(node, { archive: ["curl", "etcd-server"] });
+      writeFileSync(path.join(node.t, "installed", "curl"), "");
+      const r = node.run("ensure_packages curl etcd-server");
+      expectOk(r);
+      expect(r.changes).to.deep.equal(["40-etcd: installed packages etcd-server"]);
+      expect(node.calls().filter((c) => c.startsWith("apt-get"))).to.deep.equal(["apt-get update -qq", "apt-get install -y -qq --no-install-recommends etcd-server"]);
+      const again = node.run("ensure_packages curl etcd-server");
+      expectOk(again);
+      expect(again.changes).to.deep.equal([]);
+      expect(node.calls().filter((c) => c.startsWith("apt-get")), "no apt-get on the second run").to.have.length(2);
+    });
+
+    it("ensure_enabled, ensure_started and restart_unit report what they did, and nothing when the unit is already right", () => {
+      node.stub("systemctl", systemctl);
+      const r = node.run("ensure_enabled etcd\nensure_started etcd --no-block");
+      expectOk(r);
+      expect(r.changes).to.deep.equal(["40-etcd: enabled etcd", "40-etcd: started etcd"]);
+      expect(node.calls()).to.include("systemctl start --no-block etcd");
+      const again = node.run("ensure_enabled etcd\nensure_started etcd --no-block");
+      expectOk(again);
+      expect(again.changes).to.deep.equal([]);
+      expect(node.run("restart_unit etcd --no-block").changes).to.deep.equal(["40-etcd: restarted etcd"]);
+    });
+
+    it("ensure_dir creates a folder or fixes its mode, else changes nothing", () => {
+      const r = node.run(`ensure_dir "$T/var/lib/etcd" 700 "$OWNER" || :`);
+      expectOk(r);
+      expect(r.changes).to.deep.equal([`40-etcd: created ${node.t}/var/lib/etcd`]);
+      expect(node.run(`ensure_dir "$T/var/lib/etcd" 0700 "$OWNER" || :`).changes).to.deep.equal([]);
+      chmodSync(path.join(node.t, "var", "lib", "etcd"), 0o755);
+      expect(node.run(`ensure_dir "$T/var/lib/etcd" 700 "$OWNER" || :`).changes).to.deep.equal([`40-etcd: set ${node.t}/var/lib/etcd to mode 700, owner ${owner}`]);
+    });
+
+    it("ensure_in_group adds a user to a group only when missing", () => {
+      node
+        .stub("id", `[ -e "$T/in-docker" ] && echo "core docker" || echo "core"`)
+        .stub("usermod", `touch "$T/in-docker"`);
+      expect(node.run("ensure_in_group core docker").changes).to.deep.equal(["40-etcd: added core to docker"]);
+      expect(node.run("ensure_in_group core docker").changes).to.deep.equal([]);
+    });
+
+    it("require_artifact accepts a configured artifact holding every binary", () => {
+      mkdirSync(path.join(node.t, "artifacts", "etcd"), { recursive: true });
+      for (const b of ["etcd", "etcdctl"]) writeFileSync(path.join(node.t, "artifacts", "etcd", b), "#!/bin/sh\n", { mode: 0o755 });
+      const r = node.run("require_artifact etcd etcd etcdctl\nartifact_configured fleet || echo 'no fleet'", { GALLEY_ARTIFACTS: "etcd" });
+      expectOk(r);
+      expect(r.stdout).to.match(/no fleet/);
+    });
+
+    it("duration_seconds reads Go durations (fleet's agent_ttl), rounding up, and refuses anything else", () => {
+      const secs = (d: string) => node.run(`duration_seconds "${d}"`);
+      expect(["30s", "10s", "1m", "1m30s", "500ms", "45"].map((d) => secs(d).stdout.split("\n")[0])).to.deep.equal(["30", "10", "60", "90", "1", "45"]);
+      const bad = secs("thirty");
+      expect(bad.code).to.not.equal(0);
+      expect(bad.stderr).to.match(/^infra1: 40-etcd: "thirty" is not a duration \(like 30s, 1m or 500ms\)$/m);
+    });
+  });
+}
+
+describe("galley.sh (shipped): steps and services", function () {
   let node: Node;
-  beforeEach(() => (node = new Node()));
+  beforeEach(() => (node = new Node(shippedLib)));
   afterEach(() => node.remove());
 
-  it("put_file: an unwritable destination", () => {
-    writeFileSync(path.join(node.t, "etc"), "a file where a folder should be");
-    const r = node.run(`put_file "$T/etc/systemd/etcd.service" 644 "$OWNER" <<< "[Unit]" || :`);
-    expectFatal(r, /^infra1: 40-etcd: cannot write \/\S+\/etc\/systemd\/etcd\.service: install: .*Not a directory/m);
-    expect(node.leftovers(), "temp files").to.deep.equal([]);
+  it("step names the step in messages and prints the marker Galley reads", () => {
+    const r = node.run("step web\nchanged something\ndie oops");
+    expect(r.stdout).to.match(/^--- web$/m);
+    expect(r.changes).to.deep.equal(["web: something"]);
+    expect(r.stderr).to.match(/^infra1: web: oops$/m);
   });
 
-  it("put_file: a failing install, also when its result decides a restart (`if put_file …`)", () => {
-    node.stub("install", `echo "install: cannot change ownership of '\${@: -1}': Operation not permitted" >&2; exit 1`);
-    const r = node.run(`if put_file "$T/etcd.service" 644 "$OWNER" <<< "[Unit]"; then echo "would restart"; fi`);
-    expectFatal(r, /^infra1: 40-etcd: cannot write \S+\/etcd\.service: install: cannot change ownership of '\S+\/etcd\.service': Operation not permitted$/m);
-    expect(r.stdout).to.not.match(/would restart/);
-    expect(node.leftovers(), "temp files").to.deep.equal([]);
-  });
-
-  it("install_binary: a failing install", () => {
-    writeFileSync(path.join(node.t, "etcd"), "#!/bin/sh\n");
-    node.stub("install", `echo "install: cannot create regular file '\${@: -1}': Read-only file system" >&2; exit 1`);
-    const r = node.run(`install_binary "$T/etcd" "$T/usr/local/bin/etcd" || :`);
-    expectFatal(r, /^infra1: 40-etcd: cannot install \S+\/usr\/local\/bin\/etcd: install: cannot create regular file .*: Read-only file system$/m);
-  });
-
-  it("install_binary: a source that does not exist", () => {
-    const r = node.run(`install_binary "$T/artifacts/etcd/etcd" "$T/usr/local/bin/etcd" || :`);
-    expectFatal(r, /^infra1: 40-etcd: cannot install \S+\/usr\/local\/bin\/etcd: \S+\/artifacts\/etcd\/etcd does not exist$/m);
-  });
-
-  it("ensure_packages: a package that does not exist (from a step's top level and from `if`)", () => {
-    withApt(node, { archive: ["curl"] });
-    for (const call of ["ensure_packages curl galley-no-such-package", "if ensure_packages curl galley-no-such-package; then :; fi"]) {
-      const r = node.run(call);
-      expectFatal(r, /^infra1: 40-etcd: cannot install packages curl galley-no-such-package: E: Unable to locate package galley-no-such-package \(apt-get exited 100\)$/m);
-    }
-  });
-
-  it("ensure_packages: apt-get update fails", () => {
-    withApt(node, { archive: ["curl"], update: `echo "E: Failed to fetch http://deb.example/dists/bookworm/InRelease  Temporary failure resolving 'deb.example'"; exit 100` });
-    const r = node.run("ensure_packages curl || :");
-    expectFatal(r, /^infra1: 40-etcd: cannot install packages curl \(apt-get update\): E: Failed to fetch .*Temporary failure resolving 'deb\.example' \(apt-get exited 100\)$/m);
-  });
-
-  it("ensure_packages: apt-get says it installed a package that dpkg does not list", () => {
-    withApt(node, { archive: ["curl"] });
-    writeFileSync(path.join(node.t, "archive.lies"), "");
-    const r = node.run("ensure_packages curl || :");
-    expectFatal(r, /^infra1: 40-etcd: cannot install packages curl: apt-get succeeded, but dpkg does not list curl as installed$/m);
-  });
-
-  it("ensure_enabled: a unit that fails to enable", () => {
+  it("ensure_service unmasks, enables and starts a unit, restarts it only when asked, and a second run changes nothing", () => {
     node.stub("systemctl", systemctl);
     mkdirSync(path.join(node.t, "units"));
-    writeFileSync(path.join(node.t, "units", "etcd.broken"), "");
-    const r = node.run("ensure_enabled etcd || :");
-    expectFatal(r, /^infra1: 40-etcd: cannot enable etcd: Failed to enable unit: Unit file etcd\.service does not exist\. \(systemctl exited 1\)$/m);
+    writeFileSync(path.join(node.t, "units", "lighttpd.masked"), "");
+    const r = node.run("ensure_service lighttpd");
+    expectOk(r);
+    expect(r.changes).to.deep.equal(["40-etcd: unmasked lighttpd", "40-etcd: enabled lighttpd", "40-etcd: started lighttpd"]);
+    expect(node.run("ensure_service lighttpd").changes).to.deep.equal([]);
+    expect(node.run("ensure_service lighttpd yes").changes).to.deep.equal(["40-etcd: restarted lighttpd"]);
   });
 
-  it("ensure_started and restart_unit: a unit that fails to start", () => {
+  it("ensure_service: a unit that fails to start ends the converge naming the unit", () => {
     node.stub("systemctl", systemctl);
     mkdirSync(path.join(node.t, "units"));
-    writeFileSync(path.join(node.t, "units", "etcd.broken"), "");
-    expectFatal(node.run("ensure_started etcd --no-block || :"), /^infra1: 40-etcd: cannot start etcd: Job for etcd\.service failed because .* \(systemctl exited 1\)$/m);
-    expectFatal(node.run("restart_unit etcd --no-block || :"), /^infra1: 40-etcd: cannot restart etcd: Job for etcd\.service failed because .* \(systemctl exited 1\)$/m);
-  });
-
-  it("daemon_reload: systemd refuses", () => {
-    node.stub("systemctl", systemctl);
-    mkdirSync(path.join(node.t, "units"));
-    writeFileSync(path.join(node.t, "units", "daemon-reload.broken"), "");
-    expectFatal(node.run("daemon_reload || :"), /^infra1: 40-etcd: cannot reload systemd's unit files \(daemon-reload\): Failed to reload daemon: Access denied \(systemctl exited 1\)$/m);
-  });
-
-  it("ensure_dir: a folder that cannot be made", () => {
-    writeFileSync(path.join(node.t, "lib"), "a file where a folder should be");
-    expectFatal(node.run(`ensure_dir "$T/lib/etcd" 700 "$OWNER" || :`), /^infra1: 40-etcd: cannot create \S+\/lib\/etcd: install: .*Not a directory/m);
-  });
-
-  it("require_artifact: a configured artifact without the binaries, and a required one not configured", () => {
-    mkdirSync(path.join(node.t, "artifacts", "etcd"), { recursive: true });
-    writeFileSync(path.join(node.t, "artifacts", "etcd", "etcd"), "#!/bin/sh\n", { mode: 0o755 });
-    expectFatal(
-      node.run("require_artifact etcd etcd etcdctl", { GALLEY_ARTIFACTS: "etcd fleet" }),
-      /^infra1: 40-etcd: artifact etcd has no etcdctl in \S+\/artifacts\/etcd \(configured: etcd fleet\)$/m,
-    );
-    rmSync(path.join(node.t, "artifacts", "etcd", "etcd"));
-    expectFatal(
-      node.run("require_artifact etcd etcd etcdctl", { GALLEY_ARTIFACTS: "etcd fleet" }),
-      /^infra1: 40-etcd: artifact etcd has no etcd, etcdctl in \S+\/artifacts\/etcd \(configured: etcd fleet\)$/m,
-    );
-    expectFatal(
-      node.run("require_artifact fleet fleetd fleetctl", { GALLEY_ARTIFACTS: "etcd" }),
-      /^infra1: 40-etcd: artifact fleet is not configured \(configured: etcd\); this provisioning needs its fleetd fleetctl$/m,
-    );
-  });
-
-  it("a command a step runs without a check still names node and step (report_unhandled_errors)", () => {
-    const r = node.run(`report_unhandled_errors\nls "$T/no-such-file"`);
-    expectFatal(r, /^infra1: 40-etcd: `ls "\$T\/no-such-file"` failed \(exit 2\)$/m);
-  });
-});
-
-describe("fixture lib.sh: a success reports exactly what changed, and a second run nothing", function () {
-  let node: Node;
-  beforeEach(() => (node = new Node()));
-  afterEach(() => node.remove());
-
-  it("put_file writes when content, mode or owner differ, and says whether it wrote", () => {
-    const write = (mode: string, content: string) =>
-      node.run(`if put_file "$T/etc/etcd.service" ${mode} "$OWNER" <<< "${content}"; then echo "wrote it"; else echo "already right"; fi`);
-    let r = write("644", "[Unit]");
-    expectOk(r);
-    expect(r.changes).to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
-    expect(r.stdout).to.match(/wrote it/);
-    expect(readFileSync(path.join(node.t, "etc", "etcd.service"), "utf8")).to.equal("[Unit]\n");
-    expect(statSync(path.join(node.t, "etc", "etcd.service")).mode & 0o777).to.equal(0o644);
-    r = write("0644", "[Unit]");
-    expectOk(r);
-    expect(r.changes, "same content, mode and owner").to.deep.equal([]);
-    expect(r.stdout).to.match(/already right/);
-    r = write("600", "[Unit]");
-    expect(r.changes, "mode differs").to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
-    r = write("600", "[Service]");
-    expect(r.changes, "content differs").to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
-    expect(node.leftovers(), "temp files").to.deep.equal([]);
-  });
-
-  it("put_file replaces a masked unit (a link to /dev/null) instead of writing through it", () => {
-    mkdirSync(path.join(node.t, "etc"));
-    symlinkSync("/dev/null", path.join(node.t, "etc", "etcd.service"));
-    const r = node.run(`put_file "$T/etc/etcd.service" 644 "$OWNER" <<< "[Unit]" || :`);
-    expectOk(r);
-    expect(r.changes).to.deep.equal([`40-etcd: wrote ${node.t}/etc/etcd.service`]);
-    expect(readFileSync(path.join(node.t, "etc", "etcd.service"), "utf8")).to.equal("[Unit]\n");
-  });
-
-  it("install_binary installs a new or changed binary only", () => {
-    writeFileSync(path.join(node.t, "etcd"), "#!/bin/sh\necho 3.4\n");
-    const install = `if install_binary "$T/etcd" "$T/usr/local/bin/etcd"; then echo installed; fi`;
-    expect(node.run(install).changes).to.deep.equal([`40-etcd: installed ${node.t}/usr/local/bin/etcd`]);
-    const again = node.run(install);
-    expectOk(again);
-    expect(again.changes).to.deep.equal([]);
-    expect(again.stdout).to.not.match(/installed/);
-    writeFileSync(path.join(node.t, "etcd"), "#!/bin/sh\necho 3.6\n");
-    expect(node.run(install).changes).to.deep.equal([`40-etcd: installed ${node.t}/usr/local/bin/etcd`]);
-  });
-
-  it("ensure_packages installs only what is missing and never calls apt-get when nothing is", () => {
-    withApt(node, { archive: ["curl", "etcd-server"] });
-    writeFileSync(path.join(node.t, "installed", "curl"), "");
-    const r = node.run("ensure_packages curl etcd-server");
-    expectOk(r);
-    expect(r.changes).to.deep.equal(["40-etcd: installed packages etcd-server"]);
-    expect(node.calls().filter((c) => c.startsWith("apt-get"))).to.deep.equal(["apt-get update -qq", "apt-get install -y -qq --no-install-recommends etcd-server"]);
-    const again = node.run("ensure_packages curl etcd-server");
-    expectOk(again);
-    expect(again.changes).to.deep.equal([]);
-    expect(node.calls().filter((c) => c.startsWith("apt-get")), "no apt-get on the second run").to.have.length(2);
-  });
-
-  it("ensure_enabled, ensure_started and restart_unit report what they did, and nothing when the unit is already right", () => {
-    node.stub("systemctl", systemctl);
-    const r = node.run("ensure_enabled etcd\nensure_started etcd --no-block");
-    expectOk(r);
-    expect(r.changes).to.deep.equal(["40-etcd: enabled etcd", "40-etcd: started etcd"]);
-    expect(node.calls()).to.include("systemctl start --no-block etcd");
-    const again = node.run("ensure_enabled etcd\nensure_started etcd --no-block");
-    expectOk(again);
-    expect(again.changes).to.deep.equal([]);
-    expect(node.run("restart_unit etcd --no-block").changes).to.deep.equal(["40-etcd: restarted etcd"]);
-  });
-
-  it("ensure_dir creates a folder or fixes its mode, else changes nothing", () => {
-    const r = node.run(`ensure_dir "$T/var/lib/etcd" 700 "$OWNER" || :`);
-    expectOk(r);
-    expect(r.changes).to.deep.equal([`40-etcd: created ${node.t}/var/lib/etcd`]);
-    expect(node.run(`ensure_dir "$T/var/lib/etcd" 0700 "$OWNER" || :`).changes).to.deep.equal([]);
-    chmodSync(path.join(node.t, "var", "lib", "etcd"), 0o755);
-    expect(node.run(`ensure_dir "$T/var/lib/etcd" 700 "$OWNER" || :`).changes).to.deep.equal([`40-etcd: set ${node.t}/var/lib/etcd to mode 700, owner ${owner}`]);
-  });
-
-  it("ensure_in_group adds a user to a group only when missing", () => {
-    node
-      .stub("id", `[ -e "$T/in-docker" ] && echo "core docker" || echo "core"`)
-      .stub("usermod", `touch "$T/in-docker"`);
-    expect(node.run("ensure_in_group core docker").changes).to.deep.equal(["40-etcd: added core to docker"]);
-    expect(node.run("ensure_in_group core docker").changes).to.deep.equal([]);
-  });
-
-  it("require_artifact accepts a configured artifact holding every binary", () => {
-    mkdirSync(path.join(node.t, "artifacts", "etcd"), { recursive: true });
-    for (const b of ["etcd", "etcdctl"]) writeFileSync(path.join(node.t, "artifacts", "etcd", b), "#!/bin/sh\n", { mode: 0o755 });
-    const r = node.run("require_artifact etcd etcd etcdctl\nartifact_configured fleet || echo 'no fleet'", { GALLEY_ARTIFACTS: "etcd" });
-    expectOk(r);
-    expect(r.stdout).to.match(/no fleet/);
-  });
-
-  it("duration_seconds reads Go durations (fleet's agent_ttl), rounding up, and refuses anything else", () => {
-    const secs = (d: string) => node.run(`duration_seconds "${d}"`);
-    expect(["30s", "10s", "1m", "1m30s", "500ms", "45"].map((d) => secs(d).stdout.split("\n")[0])).to.deep.equal(["30", "10", "60", "90", "1", "45"]);
-    const bad = secs("thirty");
-    expect(bad.code).to.not.equal(0);
-    expect(bad.stderr).to.match(/^infra1: 40-etcd: "thirty" is not a duration \(like 30s, 1m or 500ms\)$/m);
+    writeFileSync(path.join(node.t, "units", "web.enabled"), "");
+    writeFileSync(path.join(node.t, "units", "web.broken"), "");
+    expectFatal(node.run("ensure_service web"), /^infra1: 40-etcd: cannot start web: Job for web\.service failed because .* \(systemctl exited 1\)$/m);
   });
 });
 

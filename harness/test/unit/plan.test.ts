@@ -1,6 +1,9 @@
 import { expect } from "chai";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { loadConfig } from "../../src/config/load.ts";
+import { SHIPPED_BOXES } from "../../src/boxes/definition.ts";
+import { loadConfig, parseConfig } from "../../src/config/load.ts";
 import { deepMerge } from "../../src/config/merge.ts";
 import { actionsBetween } from "../../src/instance/fsm.ts";
 import { planInstances, selectInstances } from "../../src/plan/plan.ts";
@@ -48,5 +51,24 @@ describe("lifecycle", () => {
     expect(actionsBetween("verify", "converge")).to.deep.equal(["converge"]);
     expect(actionsBetween("converge", "converge")).to.deep.equal(["converge"]);
     expect(actionsBetween("verify", "destroy")).to.deep.equal(["destroy"]);
+  });
+});
+
+describe("plan: node names and boxes", () => {
+  it("names nodes <node_prefix>0… when a suite says so, and finds a box Galley ships by name", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "galley-plan-"));
+    try {
+      mkdirSync(path.join(dir, "prov"));
+      writeFileSync(path.join(dir, "prov", "provision.sh"), "true\n");
+      const config = (prefix: string) =>
+        `driver: docker\nprovisioner: { name: shell, path: prov }\nverifier: { name: mocha, suites: prov }\nplatforms: [{ name: d, box: debian-12 }]\nsuites: [{ name: web, nodes: 2, node_prefix: ${prefix} }]\n`;
+      const [p] = planInstances(parseConfig(config("web"), path.join(dir, "galley.yml")));
+      expect(p!.nodes.map((n) => n.name)).to.deep.equal(["web0", "web1"]);
+      expect(p!.boxDir).to.equal(path.join(SHIPPED_BOXES, "debian-12"));
+      expect(() => parseConfig(config("a-very-long-prefix-that-makes-no-host-name"), path.join(dir, "galley.yml")))
+        .to.throw(/galley\.yml:5: suites\[0\]\.node_prefix: a-very-long-prefix-that-makes-no-host-name1 is no host name/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

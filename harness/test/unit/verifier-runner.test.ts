@@ -1,11 +1,13 @@
-// The mocha child (run-mocha.ts) that `galley verify` starts, run for real on sample specs: nothing is
+// The mocha child (verifiers/mocha/child.ts) that `galley verify` starts, run for real on sample specs: nothing is
 // hidden — a skip without a reason fails, a file without checks fails, reasons and reported facts are
 // kept, and counts per suite reach verify.json and the JUnit report.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { VerifyReport } from "../../src/verifiers/results.ts";
 
 const here = import.meta.dirname;
@@ -71,5 +73,73 @@ describe("the verifier's mocha runner", function () {
     expect(junit).to.match(/<testsuite name="runner sample" tests="5" failures="3" skipped="1">/);
     expect(junit).to.match(/<property name="version.etcd.infra0" value="3.4.23"\/>/);
     expect(junit).to.match(/<skipped message="needs a follower"\/>/);
+  });
+});
+
+describe("the verifier's mocha runner, for a project outside Galley's repository", function () {
+  // A folder with no node_modules: `galley/verifier` and chai must come from Galley's installation; a
+  // TypeScript and a JavaScript spec both run, and a destructive suite runs after the others although
+  // its file comes first.
+  let report: VerifyReport;
+  let status: number | null;
+  let stderr: string;
+  before(function () {
+    this.timeout(60_000);
+    const project = mkdtempSync(path.join(os.tmpdir(), "galley-project-"));
+    // An ES module project: its imports go through Galley's resolve hooks. (A CommonJS project's
+    // require() does not on Node 20: it resolves from its own node_modules, which `npm i -D galley` fills.)
+    writeFileSync(path.join(project, "package.json"), '{ "type": "module" }\n');
+    writeFileSync(path.join(project, "00-failover.spec.ts"), [
+      'import { expect } from "chai";',
+      'import { destructive } from "galley/verifier";',
+      'describe("failover", function () {',
+      '  destructive(this, "stops the primary");',
+      '  it("breaks the cluster", () => {',
+      '    const g = globalThis as { broken?: boolean };',
+      '    g.broken = true;',
+      '    expect(g.broken).to.equal(true);',
+      "  });",
+      "});",
+      "",
+    ].join("\n"));
+    writeFileSync(path.join(project, "01-checks.spec.mjs"), [
+      'import { expect } from "chai";',
+      'import { skipIf } from "galley/verifier";',
+      'describe("checks", function () {',
+      '  it("run on an unbroken cluster", () => {',
+      '    expect(typeof skipIf).to.equal("function");',
+      "    expect(globalThis.broken).to.equal(undefined);",
+      "  });",
+      "});",
+      "",
+    ].join("\n"));
+    // As the engine starts it from Galley's sources: Galley's own tsx, by absolute URL.
+    const r = spawnSync(process.execPath, ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, runner], {
+      cwd: project,
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        GALLEY_INSTANCE: "sample",
+        GALLEY_SPECS: JSON.stringify(["00-failover.spec.ts", "01-checks.spec.mjs"].map((f) => path.join(project, f))),
+        GALLEY_RESULTS: path.join(project, "verify.json"),
+        GALLEY_REPORTER: "dot",
+      },
+    });
+    status = r.status;
+    stderr = r.stderr;
+    try {
+      report = JSON.parse(readFileSync(path.join(project, "verify.json"), "utf8"));
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  it("runs both specs, the destructive suite last, and says which suites were destructive", () => {
+    expect(status, stderr).to.equal(0);
+    expect(report.checks.map((c) => [c.title, c.state])).to.deep.equal([
+      ["checks run on an unbroken cluster", "passed"],
+      ["failover breaks the cluster", "passed"],
+    ]);
+    expect(report.destructive).to.deep.equal(["failover"]);
   });
 });

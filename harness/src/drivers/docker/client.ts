@@ -1,13 +1,15 @@
 // One Docker client per process, checked once: a missing daemon is the most common first-run failure and
-// deserves a message that says what to do.
-import Docker from "dockerode";
+// deserves a message that says what to do. dockerode is loaded on first use: commands that never talk to
+// Docker (galley list, init) start without it.
+import type Docker from "dockerode";
 import { EnvironmentError } from "../../errors.ts";
 
 let client: Promise<Docker> | undefined;
 
 export function docker(): Promise<Docker> {
   client ??= (async () => {
-    const d = new Docker();
+    const { default: Dockerode } = await import("dockerode");
+    const d = new Dockerode();
     try {
       await d.ping();
     } catch (err) {

@@ -1,6 +1,6 @@
 // Docker driver: one bridge network per instance (nodes resolve each other by name), one container
-// per node from the box image, booted in parallel, each with its own /var/lib/docker volume so Docker
-// runs inside, and its own machine id (the box has none).
+// per node from the box image, booted in parallel, each with its own machine id (the box has none) and,
+// where the box says its nodes run Docker (nested_docker), its own /var/lib/docker volume.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
@@ -10,8 +10,10 @@ import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { BoxStatus, CollectReport, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
-import { ensureBox, loadBox } from "./box.ts";
-import { docker, isNotFound } from "./client.ts";
+import { loadBox } from "../../boxes/definition.ts";
+import { ensureBox } from "./box.ts";
+import { checkInotifyBudget } from "./host-limits.ts";
+import { docker } from "./client.ts";
 import { labelsFor, LABEL_NODE, LABEL_ROLE, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
 import { collectNode } from "./collect.ts";
 import { dockerNetworkFaults, stopShapersFor } from "./netfaults.ts";
@@ -25,10 +27,11 @@ export class DockerDriver implements Driver {
 
   async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
     const d = await docker();
+    if (isLocalDaemon()) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
     const box = loadBox(plan.boxDir);
     progress(`box ${box.name}`);
-    const image = await ensureBox(box);
     const owner = ownerOf(plan);
+    const image = await ensureBox(box);
     const recipe = await systemdRecipe(image, plan.driver.privileged, labelsFor(owner, "probe"));
     // A previous run killed before it saved state may have left resources: start clean.
     const leftover = await sweep(owner);
@@ -96,7 +99,7 @@ export class DockerDriver implements Driver {
     const serviceNames = Object.keys(plan.services);
     progress(`booting ${plan.nodes.length} nodes${serviceNames.length ? ` and ${serviceNames.join(", ")}` : ""}`);
     await Promise.all([
-      ...plan.nodes.map((node) => boot(node.name, { role: "node", networks: ["nodes"], address: addressOf(node.index), dockerVolume: true })),
+      ...plan.nodes.map((node) => boot(node.name, { role: "node", networks: ["nodes"], address: addressOf(node.index), dockerVolume: box.nestedDocker })),
       // Services on the node network take fixed addresses too (from .200 up), so Docker never hands
       // one of them an address a node is about to claim.
       ...serviceNames.map((name, k) => {
@@ -254,4 +257,10 @@ export function hostAddress(subnet: string, index: number): string {
  */
 export async function sweep(owner?: Scope): Promise<SweepReport> {
   return sweepWith(owner, await docker());
+}
+
+/** A daemon on this machine (a unix socket): its containers' processes are ours to count in /proc. */
+function isLocalDaemon(): boolean {
+  const host = process.env.DOCKER_HOST;
+  return !host || host.startsWith("unix://");
 }

@@ -3,6 +3,7 @@
 // Docker left behind. It never stops at the first failure: it removes what it can and reports each
 // resource it could not remove, with Docker's reason.
 import type Docker from "dockerode";
+import { isNotFound } from "./client.ts";
 import { ownerFilter, type Scope } from "./labels.ts";
 import { cgroupsOf, innerContainerIds, removeCgroup } from "./nested-cgroups.ts";
 
@@ -144,8 +145,6 @@ async function removeNetwork(d: SweepClient, id: string, call: Call): Promise<vo
   }
   await call(`removing network ${id}`, net.remove()).catch(ignoreNotFound);
 }
-
-const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
 function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err;

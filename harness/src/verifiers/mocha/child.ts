@@ -3,14 +3,23 @@
 // Env: GALLEY_INSTANCE, GALLEY_ATTACH, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
 // GALLEY_TIMEOUT_MS, GALLEY_REPORTER.
 // Nothing is hidden: a skip without a reason fails, and a spec file that defines no checks fails.
+// register.ts comes first: the specs it loads are the project's, resolved through Galley's installation.
+import "./register.ts";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import Mocha from "mocha";
 import { installTimelineSink } from "../../suite-api/chaos.ts";
+import { runDestructiveLast } from "../../suite-api/destructive.ts";
 import { installReportSink } from "../../suite-api/report.ts";
 import { skipReasonOf } from "../../suite-api/skip.ts";
 import { junit } from "../junit.ts";
 import { countBySuite, type ChaosStepResult, type CheckResult as Result, type PollResult, type VerifyReport } from "../results.ts";
+
+// The engine talks to this child over IPC: when the engine dies (even by kill -9) the channel closes,
+// and a verifier left alone must not go on injecting faults into a cluster nobody watches.
+// (A 'disconnect' listener keeps the channel, and so this process, alive: it is let go when the run ends.)
+let finished = false;
+if (process.send) process.on("disconnect", () => finished || process.exit(1));
 
 const results: Result[] = [];
 const polls: PollResult[] = [];
@@ -69,14 +78,18 @@ const countTests = (s: Mocha.Suite) => {
   s.suites.forEach(countTests);
 };
 countTests(mocha.suite);
+// Suites that change the cluster run after every other (see suite-api/destructive.ts).
+const destructive = runDestructiveLast(mocha.suite);
 
 mocha.run((failures) => {
   for (const [file, n] of perFile) {
     if (n === 0) results.push({ title: `${path.basename(file)} defines no checks`, suite: path.basename(file), test: "(no checks)", file, state: "failed", ms: 0, error: `${file} ran no checks: a suite that checks nothing cannot pass` });
   }
   const instance = process.env.GALLEY_INSTANCE ?? "galley";
-  const report: VerifyReport = { instance, suites: countBySuite(results), checks: results, polls, chaos: steps };
+  const report: VerifyReport = { instance, suites: countBySuite(results), checks: results, polls, chaos: steps, ...(destructive.length ? { destructive } : {}) };
   if (process.env.GALLEY_RESULTS) writeFileSync(process.env.GALLEY_RESULTS, JSON.stringify(report, null, 2));
   if (process.env.GALLEY_JUNIT) writeFileSync(process.env.GALLEY_JUNIT, junit(report));
   process.exitCode = failures || results.some((r) => r.state === "failed") ? 1 : 0;
+  finished = true;
+  if (process.connected) process.disconnect();
 });

@@ -6,14 +6,26 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { FaultReply, FaultRequest } from "../../contracts/attach.ts";
 import { ActionFailed, messageOf } from "../../errors.ts";
 import { specFiles } from "./spec-files.ts";
 import { track } from "../../util/children.ts";
 import { lineSplitter } from "../../util/lines.ts";
+import { ownModule, runningFromSources } from "../../util/own-modules.ts";
 import type { VerifyReport } from "../results.ts";
 import type { Verifier, VerifyContext } from "../verifier.ts";
+
+/**
+ * The child and how to start it, all from Galley's own installation (never from the project's folder,
+ * which is the child's working directory): compiled, it runs as it is; from Galley's TypeScript sources
+ * it needs Galley's tsx first.
+ */
+function childArgs(): string[] {
+  const child = fileURLToPath(ownModule("./child.ts", import.meta.url));
+  return runningFromSources(import.meta.url) ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, child] : [child];
+}
 
 export class MochaVerifier implements Verifier {
   readonly name = "mocha";
@@ -22,9 +34,8 @@ export class MochaVerifier implements Verifier {
     const files = specFiles(suites ?? plan.verifier.suites);
     const resultsFile = outputs?.results ?? path.join(plan.stateDir, "verify.json");
     rmSync(resultsFile, { force: true });
-    const child = fileURLToPath(new URL("./child.ts", import.meta.url));
     const code = await new Promise<number>((resolve, reject) => {
-      const proc = track(spawn(process.execPath, ["--import", "tsx", child], {
+      const proc = track(spawn(process.execPath, childArgs(), {
         cwd: plan.root,
         env: {
           ...process.env,

@@ -1,4 +1,4 @@
-// Loaded by verifier-runner.test.ts through the real mocha child (run-mocha.ts), not by npm test.
+// Loaded by verifier-runner.test.ts through the real mocha child (verifiers/mocha/child.ts), not by npm test.
 import { expect } from "chai";
 import { report, skipIf } from "galley/verifier";
 
