@@ -161,7 +161,7 @@ describe("the runner with fake plugins: state", function () {
           { name: "infra1", hostname: "infra1", ip: "10.0.0.11", container: "fake-unit-test-infra1", keyFile: key, index: 1, attributes: { etcd: { client_port: 2379, discovery: TOKEN } } },
         ],
         services: [{ name: "discovery", hostname: "discovery", ip: "10.0.0.100", container: "fake-unit-test-discovery", keyFile: key }],
-        driver: { name: "fake", faults: ["crash", "stop", "start", "isolate", "rejoin"] },
+        driver: { name: "fake", faults: ["crash", "stop", "start", "isolate", "rejoin", "pause-unit", "resume-unit", "heal"] },
         faultCommand: ["galley", "--config", project.plan.configFile, "fault", "unit-test"],
       });
     });
