@@ -4,7 +4,7 @@
 // own ruleset reads as before, the host's never mentions Galley, and no shaper process is left.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { galley, LeakWatch, processesMatching, repo } from "./helpers.ts";
 
@@ -31,21 +31,50 @@ async function reach(from: string, to: string): Promise<string> {
   return /connected/.test(out) ? "connected, no answer" : "no connection";
 }
 
-/** The node's iptables and nft rulesets, counters and comments left out. */
+/** The node's iptables and nft rulesets and its qdiscs, counters and comments left out. */
 function ruleset(node: string): string {
   const pid = String(pidOf(node));
   const opts = { encoding: "utf8" as const, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[] };
   const ipt = execFileSync("nsenter", ["-t", pid, "-n", "iptables-save"], opts);
   const nft = execFileSync("nsenter", ["-t", pid, "-n", "nft", "list", "ruleset"], opts);
-  return `${ipt}\n${nft}`.split("\n").filter((l) => !l.startsWith("#")).map((l) => l.replace(/\[\d+:\d+\]/g, "").replace(/counter packets \d+ bytes \d+/g, "counter")).join("\n");
+  const tc = execFileSync("nsenter", ["-t", pid, "-n", "tc", "qdisc", "show"], opts);
+  return `${ipt}\n${nft}\n${tc}`.split("\n").filter((l) => !l.startsWith("#")).map((l) => l.replace(/\[\d+:\d+\]/g, "").replace(/counter packets \d+ bytes \d+/g, "counter")).join("\n");
 }
 
 /** What the host's own network has of Galley's faults: rules naming a node address or Galley's chains, non-default qdiscs. */
 function hostTraces(): string[] {
-  const nodes = Object.values(state().nodes).map((n) => (n as { ip: string }).ip);
+  const file = path.join(repo, ".galley", instance, "state.json");
+  const nodes = existsSync(file) ? Object.values(state().nodes).map((n) => (n as { ip: string }).ip) : [];
   const ipt = execFileSync("iptables-save", { encoding: "utf8" }).split("\n").filter((l) => /GALLEY|NFQUEUE/.test(l) || nodes.some((a) => l.includes(`${a}/`)));
   const tc = execFileSync("tc", ["qdisc", "show"], { encoding: "utf8" }).split("\n").filter((l) => /^qdisc (netem|htb|tbf|ingress|prio|clsact) /.test(l));
   return [...ipt, ...tc];
+}
+
+/** Host processes inside each of these network namespaces ("net:[inode]"), by namespace. */
+function netnsHolders(namespaces: string[]): Record<string, number> {
+  const count = Object.fromEntries(namespaces.map((n) => [n, 0]));
+  for (const pid of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    let ns: string;
+    try {
+      ns = readlinkSync(`/proc/${pid}/ns/net`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (ns in count) count[ns]!++;
+  }
+  return count;
+}
+
+/** What Galley's faults can leave, counted: host rules and qdiscs, shapers, what holds the nodes' namespaces (processes, mounts). */
+function traces(nodeNetns: string[] = []) {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+  return {
+    hostRulesAndQdiscs: hostTraces().length,
+    shapers: shapers().length,
+    processesInNodeNetns: Object.values(netnsHolders(nodeNetns)).reduce((a, b) => a + b, 0),
+    // Docker bind-mounts a namespace on its sandbox file (/run/docker/netns/…) while it lives; `ip netns` too.
+    mountsOfNodeNetns: mounts.split("\n").filter((l) => nodeNetns.some((ns) => l.includes(` ${ns} `))).length,
+  };
 }
 
 const shapers = () => processesMatching((p) => p.cmd.includes("galley-netshaper") && p.cmd.includes(`/${instance}/`));
@@ -53,8 +82,10 @@ const shapers = () => processesMatching((p) => p.cmd.includes("galley-netshaper"
 describe("network faults between named nodes (galley fault on a created instance)", function () {
   let watch: LeakWatch;
   const clean: Record<string, string> = {};
+  let baseline: ReturnType<typeof traces>;
   before(async () => {
     watch = await LeakWatch.start();
+    baseline = traces();
     const r = await galley(["create", instance]);
     expect(r.code, r.stderr).to.equal(0);
     for (const n of ["infra0", "infra1", "infra2"]) clean[n] = ruleset(n);
@@ -209,11 +240,26 @@ describe("network faults between named nodes (galley fault on a created instance
     await fault("partition", "infra0", "infra1,infra2");
     await fault("degrade", "--from", "infra1", "--to", "infra2", "--delay", "100ms");
     await fault("infra2", "pause");
+    // Counted before destroy (each count can be seen to fall to what it was before create): rules in
+    // the nodes' namespaces, the shaper, the processes inside the namespaces and Docker's mounts of them.
+    const nodes = ["infra0", "infra1", "infra2"];
+    const namespaces = nodes.map((n) => readlinkSync(`/proc/${pidOf(n)}/ns/net`));
+    const galleyRules = nodes.map((n) => ruleset(n).split("\n").filter((l) => /GALLEY|NFQUEUE/.test(l)).length);
+    const during = traces(namespaces);
+    console.log(`      before destroy: ${JSON.stringify({ ...during, galleyRulesPerNode: galleyRules })}`);
+    expect(galleyRules.every((c) => c > 0), `Galley's rules in each node's namespace: ${galleyRules}`).to.equal(true);
+    expect(during.shapers, "infra1's shaper").to.equal(1);
+    expect(during.processesInNodeNetns, "processes in the nodes' namespaces (systemd, sshd, the shaper…)").to.be.above(3);
+    expect(during.mountsOfNodeNetns, "mounts of the nodes' namespaces (Docker's sandbox files)").to.equal(3);
     const d = await galley(["destroy", instance]);
     expect(d.code, d.stderr).to.equal(0);
-    expect(shapers(), "shapers after destroy").to.deep.equal([]);
+    const after = traces(namespaces);
+    console.log(`      after destroy: ${JSON.stringify(after)}; before create: ${JSON.stringify(baseline)}`);
+    expect(after, "after destroy").to.deep.equal({ ...baseline, processesInNodeNetns: 0, mountsOfNodeNetns: 0 });
     expect(hostTraces(), "the host after destroy").to.deep.equal([]);
-    const left = await watch.leftovers();
+    // Containers other e2e runs on a shared machine label galley.e2e (this test makes none), with their cgroups.
+    const others = execFileSync("docker", ["ps", "-aq", "--no-trunc", "--filter", "label=galley.e2e"], { encoding: "utf8" }).split("\n").filter(Boolean);
+    const left = (await watch.leftovers()).filter((l) => !/galley\.e2e=/.test(l) && !others.some((id) => l.includes(id)));
     expect(left, `new on the host since the test began:\n${left.join("\n")}`).to.deep.equal([]);
   });
 });
