@@ -8,6 +8,7 @@ import path from "node:path";
 import { describeFault, nodesOf } from "../contracts/faults.ts";
 import { messageOf } from "../errors.ts";
 import type { Instance } from "../instance/instance.ts";
+import { KEPT_LOGS } from "../util/instance-log.ts";
 
 export const evidenceDir = (stateDir: string) => path.join(stateDir, "evidence");
 
@@ -21,7 +22,10 @@ export async function collectEvidence(inst: Instance, reason: string): Promise<B
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const nodes = inst.plan.nodes.map((n) => n.name).filter((n) => inst.state.nodes[n]);
-  const log = readLog(inst.log.file);
+  // Each command starts galley.log anew: the converge and the faults may be in the kept earlier logs.
+  inst.log.flush();
+  const logs = [inst.log.file, ...Array.from({ length: KEPT_LOGS }, (_, i) => `${inst.log.file}.${i + 1}`)].map((f) => ({ file: path.basename(f), lines: readLog(f) }));
+  const log = logs.slice().reverse().flatMap((l) => l.lines);
   const bundle: Bundle = { dir, nodes: {} };
   await Promise.all(nodes.map(async (node) => {
     const out = path.join(dir, node);
@@ -32,14 +36,17 @@ export async function collectEvidence(inst: Instance, reason: string): Promise<B
       writeFileSync(path.join(out, name), text);
       files.push(name);
     };
-    write("provision.log", log.filter((l) => l.includes(` [${node}] `) || l.includes(` [${node} provision`)).join("\n") + "\n");
+    // The node's lines of the newest log that has any (the last converge).
+    const provisioning = (lines: string[]) => lines.filter((l) => l.includes(` [${node}] `) || l.includes(` [${node} provision`));
+    const last = logs.find((l) => provisioning(l.lines).length);
+    write("provision.log", last ? `# from ${last.file}\n${provisioning(last.lines).join("\n")}\n` : `# no provisioning of ${node} in ${logs.map((l) => l.file).join(", ")}\n`);
     const own = inst.state.faults?.[node] ?? [];
     const links = (inst.state.links ?? []).filter((l) => nodesOf(l.spec).includes(node));
     write("faults.txt", [
       `faults in effect on ${node}: ${own.join(", ") || "none"}`,
       `network faults it takes part in: ${links.map((l) => `${describeFault(l.spec)} (since ${l.since})`).join("; ") || "none"}`,
       "",
-      "fault log (galley.log):",
+      `fault log (${logs.map((l) => l.file).reverse().join(", ")}):`,
       ...log.filter((l) => l.includes(" [fault] ") || l.includes(` [${node} fault] `)),
     ].join("\n") + "\n");
     const driver = inst.components.driver;
