@@ -21,6 +21,7 @@ import { formatCounts, type CheckResult } from "../verifiers/results.ts";
 import type { Components } from "./components.ts";
 import { afterRun } from "../evidence/after-run.ts";
 import { FaultRunner } from "./fault-runner.ts";
+import { timelineFile } from "./faults.ts";
 import { actionsBetween } from "./fsm.ts";
 
 export type DestroyPolicy = "passing" | "always" | "never";
@@ -211,6 +212,7 @@ export class Instance {
           case "create": {
             // New service boxes mean new tokens: what the old ones exported is void.
             for (const k of ["changes", "exports", "artifacts", "faults", "links", "changedBy"] as const) delete state[k];
+            rmSync(timelineFile(plan.stateDir), { force: true }); // a new cluster: its fault timeline starts empty
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
             try {

@@ -2,6 +2,7 @@
 // a run whose checks the faults break (exit 10, evidence) whose report.html is opened in a real headless
 // Chromium (Debian's): the fault windows and the failed checks must be drawn, and the screenshot must not
 // be blank. The screenshot is kept as docs/report.png for the README.
+// About 4 min: it runs with GALLEY_E2E_JEPSEN=1 (the full fault runs), not in a plain `npm test`.
 import { expect } from "chai";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -14,7 +15,9 @@ const dir = path.join(repo, ".galley", instance);
 const chaosJson = () => JSON.parse(readFileSync(path.join(dir, "chaos.json"), "utf8"));
 type Step = { spec: { kind: string; node?: string }; error?: string };
 
-describe("galley chaos jepsen-debian-12", function () {
+const full = process.env.GALLEY_E2E_JEPSEN === "1";
+
+(full ? describe : describe.skip)("galley chaos jepsen-debian-12 (GALLEY_E2E_JEPSEN=1)", function () {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "galley-chaos-e2e-"));
   before(async () => {
     const r = await galley(["converge", instance]);

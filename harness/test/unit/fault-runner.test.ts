@@ -3,7 +3,9 @@
 // nodes as they were, heal undoes everything it recorded, a node booted again gets its rules back, and
 // an interrupt undoes what is quick to undo but leaves a crashed node down. In memory, no Docker.
 import { expect } from "chai";
+import { existsSync, readFileSync } from "node:fs";
 import { ActionFailed } from "../../src/errors.ts";
+import { timelineFile } from "../../src/instance/faults.ts";
 import { Instance } from "../../src/instance/instance.ts";
 import { captureStderr, fakeComponents, makeProject, reuseOneKeyPair, written, type Fakes, type Project } from "./fakes.ts";
 
@@ -88,5 +90,15 @@ describe("the fault runner with a fake driver that has pauses and link faults", 
     expect(rules("infra0")).to.deep.equal(none);
     expect(state().faults).to.deep.equal({ infra2: ["crashed"] });
     expect(fakes.driver.boxes.get("infra1")?.paused).to.equal(false);
+  });
+
+  it("the timeline lists each fault with its time; a new cluster (create) starts it empty", async () => {
+    await instance.fault({ kind: "pause", node: "infra0" });
+    await instance.fault({ kind: "heal" });
+    const events = readFileSync(timelineFile(project.plan.stateDir), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { label: string });
+    expect(events.map((e) => e.label)).to.deep.equal(["pause infra0", "resume infra0", "heal"]);
+    await instance.transitionTo("destroy");
+    await instance.transitionTo("create");
+    expect(existsSync(timelineFile(project.plan.stateDir)), "faults.jsonl after create").to.equal(false);
   });
 });
