@@ -1,8 +1,8 @@
 // Error types, after Test Kitchen's errors.rb: an expected failure of an instance is told apart from a
 // problem with Galley's input or environment, so the CLI can exit with a code that says which. Failures
 // on a node are data (node, command, exit code, output tail), formatted in one place, so the matrix and
-// the reports read fields instead of parsing messages.
-import { tail } from "./util/lines.ts";
+// the reports read fields instead of parsing messages. It is the bottom of the engine (everything throws
+// these), so it imports nothing of it (.dependency-cruiser.cjs: errors-is-a-leaf).
 
 export class GalleyError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -94,7 +94,12 @@ export function formatUnitFailure(f: UnitFailure): string {
 
 /** The failure of a command result, as data. */
 export function commandFailure(node: string, command: string, r: { exitCode: number; stdout: string; stderr: string }, extra: Partial<CommandFailure> = {}): CommandFailure {
-  return { node, command, exitCode: r.exitCode, outputTail: tail(`${r.stdout}\n${r.stderr}`, 15), ...extra };
+  return { node, command, exitCode: r.exitCode, outputTail: lastLines(`${r.stdout}\n${r.stderr}`, 15), ...extra };
+}
+
+/** The last `n` non-empty lines (util/lines.ts's `tail`, which this leaf may not import). */
+function lastLines(text: string, n: number): string {
+  return text.trimEnd().split("\n").filter((l) => l.trim()).slice(-n).join("\n");
 }
 
 /** An instance failed an action; wraps the ActionFailed with the instance name and its log file. */

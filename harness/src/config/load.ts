@@ -6,8 +6,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { boxNotFound, findBox } from "../boxes/definition.ts";
 import { UserError } from "../errors.ts";
-import { knownColumn, suiteTitles } from "../matrix/columns.ts";
-import { isIsoDate, STAGE_COLUMNS } from "../matrix/expect.ts";
+import { isIsoDate, knownColumn, STAGE_COLUMNS, suiteTitles } from "./matrix-columns.ts";
 import { GalleyConfig, NODE_NAME } from "./schema.ts";
 
 export interface LoadedConfig {

@@ -38,8 +38,7 @@ export interface Judgement {
   verdict: "ok" | "as expected" | "CHANGED";
 }
 
-/** Columns every cell has (the suite columns come from the suite's checks). */
-export const STAGE_COLUMNS = ["artifacts", "cluster forms", "versions", "verify"] as const;
+export { isIsoDate, STAGE_COLUMNS } from "../config/matrix-columns.ts";
 
 export const expectationId = (index: number) => `e${index + 1}`;
 const labels = (v: string | string[]) => [v].flat();
@@ -52,13 +51,6 @@ export function matches(e: Expectation, values: Record<string, string>): boolean
 /** Past its `until` day (the day itself still counts). */
 export function isExpired(e: Expectation, today: string): boolean {
   return e.until !== undefined && e.until < today;
-}
-
-/** True for an existing calendar day written YYYY-MM-DD. */
-export function isIsoDate(s: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
-  const d = new Date(`${s}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
 }
 
 export const today = (now = new Date()) => now.toISOString().slice(0, 10);

@@ -3,20 +3,9 @@
 // Attributes flatten to ATTR_<PATH> (etcd.enable_v2 → ATTR_ETCD_ENABLE_V2); lists join with commas.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Attrs } from "../config/merge.ts";
+import { flattenAttributes } from "../config/attribute-env.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { NodeFacts, Provisioner } from "./provisioner.ts";
-
-export function flattenAttributes(attrs: Attrs, prefix = "ATTR"): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(attrs)) {
-    const key = `${prefix}_${k.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) Object.assign(out, flattenAttributes(v as Attrs, key));
-    else if (Array.isArray(v)) out[key] = v.join(",");
-    else if (v !== null && v !== undefined) out[key] = String(v);
-  }
-  return out;
-}
 
 /** Galley's helper library for shell provisionings (harness/lib/galley.sh), uploaded to every node. */
 export const HELPER_LIBRARY = fileURLToPath(new URL("../../lib", import.meta.url));

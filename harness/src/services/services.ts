@@ -4,11 +4,11 @@
 // say); the runner keeps those in the state so a second converge sees the same values.
 // Services are reached through the driver's control transport and asked about through the driver.
 import path from "node:path";
+import { flattenAttributes } from "../config/attribute-env.ts";
 import type { BoxAddress } from "../contracts/attach.ts";
 import type { Driver } from "../drivers/driver.ts";
 import { ActionFailed, CommandFailed, commandFailure } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
-import { flattenAttributes } from "../provisioners/shell.ts";
 import type { InstanceState } from "../state/state-file.ts";
 import type { Transport } from "../transports/transport.ts";
 import type { InstanceLog } from "../util/instance-log.ts";

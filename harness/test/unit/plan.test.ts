@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SHIPPED_BOXES } from "../../src/boxes/definition.ts";
+import { flattenAttributes } from "../../src/config/attribute-env.ts";
 import { loadConfig, parseConfig } from "../../src/config/load.ts";
 import { deepMerge } from "../../src/config/merge.ts";
 import { actionsBetween } from "../../src/instance/fsm.ts";
 import { planInstances, selectInstances } from "../../src/plan/plan.ts";
-import { flattenAttributes } from "../../src/provisioners/shell.ts";
 
 const repo = path.resolve(import.meta.dirname, "../../..");
 

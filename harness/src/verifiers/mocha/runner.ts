@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { FaultReply, FaultRequest } from "../../contracts/attach.ts";
 import { ActionFailed, messageOf } from "../../errors.ts";
-import { specFiles } from "./spec-files.ts";
+import { specFiles } from "../../util/spec-files.ts";
 import { track } from "../../util/children.ts";
 import { lineSplitter } from "../../util/lines.ts";
 import { ownModule, runningFromSources } from "../../util/own-modules.ts";

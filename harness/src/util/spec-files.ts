@@ -1,7 +1,7 @@
 // A suite is spec files or folders of them: the files mocha loads, in a stable order.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { UserError } from "../../errors.ts";
+import { UserError } from "../errors.ts";
 
 const SPEC = /\.(spec|test)\.(ts|mts|js|mjs)$/;
 

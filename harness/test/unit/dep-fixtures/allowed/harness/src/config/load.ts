@@ -1,0 +1,3 @@
+// The config loader.
+import "../errors.ts";
+export {};

@@ -1,0 +1,2 @@
+// Data shared with the suite API.
+export {};

@@ -1,0 +1,4 @@
+// Docker code in drivers/docker.
+import "dockerode";
+import "../../errors.ts";
+export {};

@@ -1,0 +1,2 @@
+// The bottom of the engine: imports nothing of it.
+export {};

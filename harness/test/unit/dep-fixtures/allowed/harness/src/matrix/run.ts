@@ -1,0 +1,4 @@
+// The matrix runs instances.
+import "../instance/instance.ts";
+import "../plan/plan.ts";
+export {};

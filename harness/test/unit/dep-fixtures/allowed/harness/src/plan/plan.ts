@@ -1,0 +1,3 @@
+// Config → instances.
+import "../config/load.ts";
+export {};

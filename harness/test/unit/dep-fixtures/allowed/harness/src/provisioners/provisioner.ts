@@ -1,0 +1,3 @@
+// The Provisioner interface.
+import "../plan/plan.ts";
+export {};

@@ -1,0 +1,3 @@
+// State.
+import "../contracts/attach.ts";
+export {};

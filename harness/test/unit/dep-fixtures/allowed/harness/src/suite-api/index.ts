@@ -1,0 +1,4 @@
+// galley/verifier.
+import "./cluster.ts";
+import "./report.ts";
+export {};

@@ -1,0 +1,3 @@
+// Transports by name.
+import "./docker-exec.ts";
+export {};

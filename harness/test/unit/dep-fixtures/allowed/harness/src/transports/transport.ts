@@ -1,0 +1,3 @@
+// The Transport interface.
+import "../contracts/attach.ts";
+export {};

@@ -1,0 +1,4 @@
+// util may throw the engine's errors.
+import "../errors.ts";
+import "./lines.ts";
+export {};

@@ -1,0 +1,3 @@
+// The Verifier interface.
+import "../plan/plan.ts";
+export {};

@@ -1,0 +1,3 @@
+// A suite using its lib.
+import "../lib/parse.ts";
+export {};

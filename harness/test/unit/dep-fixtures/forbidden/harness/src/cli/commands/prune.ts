@@ -1,0 +1,3 @@
+// docker-only-in-drivers-docker: a command talking to Docker itself.
+import "dockerode";
+export {};

@@ -1,0 +1,2 @@
+// The config loader.
+export type LoadedConfig = { file: string };

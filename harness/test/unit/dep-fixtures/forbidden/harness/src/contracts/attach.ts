@@ -1,0 +1,3 @@
+// contracts-are-a-leaf: data importing the errors.
+import "../errors.ts";
+export {};

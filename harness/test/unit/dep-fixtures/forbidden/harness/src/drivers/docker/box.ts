@@ -1,0 +1,3 @@
+// Docker code.
+import "./client.ts";
+export {};

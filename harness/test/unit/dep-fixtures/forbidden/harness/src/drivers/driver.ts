@@ -1,0 +1,2 @@
+// The Driver interface.
+export {};

@@ -1,0 +1,3 @@
+// A second driver's internals.
+import "../driver.ts";
+export {};

@@ -1,0 +1,3 @@
+// errors-is-a-leaf: the errors using a helper.
+import "./util/lines.ts";
+export {};

@@ -1,0 +1,3 @@
+// Allowed: the composition root names the Docker driver's files.
+import "../drivers/docker/box.ts";
+export {};

@@ -1,0 +1,2 @@
+// The lifecycle.
+export {};

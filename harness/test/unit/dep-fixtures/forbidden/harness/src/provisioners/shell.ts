@@ -1,0 +1,3 @@
+// plugins-not-into-cli-matrix-instance: a provisioner using the matrix.
+import "../matrix/run.ts";
+export {};

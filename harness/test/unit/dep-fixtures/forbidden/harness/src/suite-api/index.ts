@@ -1,0 +1,3 @@
+// galley/verifier.
+import "./cluster.ts";
+export {};

@@ -1,0 +1,2 @@
+// The Transport interface.
+export {};

@@ -1,0 +1,2 @@
+// A helper.
+export {};

@@ -1,0 +1,3 @@
+// Allowed: a subfolder importing its room's interface.
+import "../verifier.ts";
+export {};

@@ -1,0 +1,2 @@
+// What a suite knows of its system.
+export {};
