@@ -4,20 +4,14 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { messageOf } from "../errors.ts";
-import type { Instance } from "../instance/instance.ts";
+import type { Instance, RunOutcome } from "../instance/instance.ts";
 import { writeReport } from "../report/write.ts";
 import { junit } from "../verifiers/junit.ts";
 import type { VerifyReport } from "../verifiers/results.ts";
 import { collectEvidence } from "./bundle.ts";
 
-export interface AfterRun {
-  failed: boolean;
-  reason: string;
-  /** The run's results and the JUnit file to rewrite with attachments. */
-  results?: { json: string; junit: string };
-}
-
-export async function afterRun(inst: Instance, o: AfterRun): Promise<string> {
+/** The Instance's AfterRun (the CLI gives it to every instance it opens); `galley chaos` calls it too. */
+export async function afterRun(inst: Instance, o: RunOutcome): Promise<string> {
   const lines: string[] = [];
   const rel = (f: string) => path.relative(process.cwd(), f) || f;
   if (o.failed) {

@@ -19,7 +19,6 @@ import { ensureInstanceKey } from "../util/ssh-key.ts";
 import { formatMs, line, task } from "../util/ui.ts";
 import { formatCounts, type CheckResult } from "../verifiers/results.ts";
 import type { Components } from "./components.ts";
-import { afterRun } from "../evidence/after-run.ts";
 import { FaultRunner } from "./fault-runner.ts";
 import { timelineFile } from "./faults.ts";
 import { actionsBetween } from "./fsm.ts";
@@ -32,6 +31,21 @@ export const openInstances = new Set<Instance>();
 /** The command a suite runs to inject a fault when no engine is attached (argv, then NODE KIND). */
 export type FaultCommand = (plan: InstancePlan) => string[];
 
+/** What happened in a run of checks (verify, chaos) or a failed action, for what runs after it. */
+export interface RunOutcome {
+  failed: boolean;
+  reason: string;
+  /** The run's results and the JUnit file to rewrite with attachments. */
+  results?: { json: string; junit: string };
+}
+
+/**
+ * Runs after checks and after a failed action: the evidence bundle and the report (evidence/after-run.ts,
+ * given by the CLI; the runner does not import it, so evidence and report may read the instance). Returns
+ * the lines to print.
+ */
+export type AfterRun = (inst: Instance, outcome: RunOutcome) => Promise<string>;
+
 export class Instance {
   readonly log: InstanceLog;
   state: InstanceState;
@@ -43,6 +57,7 @@ export class Instance {
     readonly plan: InstancePlan,
     readonly components: Components,
     private readonly faultCommand: FaultCommand = () => [],
+    private readonly afterRun: AfterRun = async () => "",
   ) {
     this.log = new InstanceLog(plan.stateDir);
     this.state = this.readStateOrFresh();
@@ -260,7 +275,7 @@ export class Instance {
       if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
       if (err instanceof InstanceFailure) throw err;
       // Evidence a person can read (every node's journal, units, network, faults) and the report.
-      const evidence = action === "destroy" ? "" : await afterRun(this, {
+      const evidence = action === "destroy" ? "" : await this.afterRun(this, {
         failed: true,
         reason: `${what} failed: ${messageOf(err).split("\n")[0]}`,
         results: action === "verify" ? { json: path.join(plan.stateDir, "verify.json"), junit: path.join(plan.stateDir, "junit.xml") } : undefined,
@@ -318,8 +333,8 @@ export class Instance {
       const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
       throw new ChecksFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`, failed.map((r) => r.title));
     }
-    const drawn = await afterRun(this, { failed: false, reason: "" });
-    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}\n  ${drawn}`);
+    const drawn = await this.afterRun(this, { failed: false, reason: "" });
+    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}${drawn ? `\n  ${drawn}` : ""}`);
   }
 }
 

@@ -1,13 +1,14 @@
 // The fault runner with a fake driver that has pauses and link faults: what the state says is what the
 // driver was last told (link rules compiled for every node), a failed apply leaves the state and the
 // nodes as they were, heal undoes everything it recorded, a node booted again gets its rules back, and
-// an interrupt undoes what is quick to undo but leaves a crashed node down. In memory, no Docker.
+// an interrupt undoes what is quick to undo but leaves a crashed node down; also the AfterRun the CLI
+// gives every instance (evidence and report after checks and failed actions). In memory, no Docker.
 import { expect } from "chai";
 import { existsSync, readFileSync } from "node:fs";
 import { ActionFailed } from "../../src/errors.ts";
 import { timelineFile } from "../../src/instance/faults.ts";
-import { Instance } from "../../src/instance/instance.ts";
-import { captureStderr, fakeComponents, makeProject, reuseOneKeyPair, written, type Fakes, type Project } from "./fakes.ts";
+import { Instance, type RunOutcome } from "../../src/instance/instance.ts";
+import { captureStderr, check, fakeComponents, makeProject, reuseOneKeyPair, written, type Fakes, type Project } from "./fakes.ts";
 
 describe("the fault runner with a fake driver that has pauses and link faults", function () {
   this.timeout(5_000);
@@ -100,5 +101,25 @@ describe("the fault runner with a fake driver that has pauses and link faults", 
     await instance.transitionTo("destroy");
     await instance.transitionTo("create");
     expect(existsSync(timelineFile(project.plan.stateDir)), "faults.jsonl after create").to.equal(false);
+  });
+
+  it("after checks and after a failed action the instance's AfterRun runs (evidence, report), and its lines join the failure", async () => {
+    const outcomes: RunOutcome[] = [];
+    instance = new Instance(project.plan, fakes, () => [], async (_inst, o) => {
+      outcomes.push(o);
+      return o.failed ? "evidence: .galley/unit-test/evidence/" : "report: .galley/unit-test/report.html";
+    });
+    await instance.transitionTo("verify");
+    expect(outcomes).to.deep.equal([{ failed: false, reason: "" }]);
+    expect(stderr.text()).to.include("report: .galley/unit-test/report.html");
+    fakes.verifier.checks = [check("three members", "failed", { error: "expected 3 members, saw 2" })];
+    let err: Error | undefined;
+    await instance.transitionTo("verify").catch((e: Error) => (err = e));
+    expect(outcomes[1]).to.include({ failed: true, reason: "verify failed: 1 of 1 checks failed (0 passed, 0 skipped):" });
+    expect(outcomes[1]!.results?.junit).to.match(/unit-test\/junit\.xml$/);
+    expect(err?.message).to.match(/expected 3 members, saw 2[^]*\(log: [^)]*galley\.log\)\nevidence: \.galley\/unit-test\/evidence\/$/);
+    fakes.driver.failOn("destroy");
+    await instance.transitionTo("destroy").catch(() => {});
+    expect(outcomes, "a failed destroy has nothing left to collect").to.have.length(2);
   });
 });
