@@ -77,6 +77,20 @@ function traces(nodeNetns: string[] = []) {
   };
 }
 
+/** Ids and names of what other tests' and benchmarks' containers (galley.e2e, galley.bench labels) use. */
+function foreignTestResources(): string[] {
+  const ids = ["galley.e2e", "galley.bench"].flatMap((label) =>
+    execFileSync("docker", ["ps", "-aq", "--no-trunc", "--filter", `label=${label}`], { encoding: "utf8" }).split("\n").filter(Boolean));
+  if (!ids.length) return [];
+  let mounts = "";
+  try {
+    mounts = execFileSync("docker", ["inspect", "-f", "{{range .Mounts}}{{.Name}} {{end}}", ...ids], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch (err) {
+    mounts = String((err as { stdout?: string }).stdout ?? ""); // one of them went meanwhile: the others' still count
+  }
+  return [...ids, ...mounts.split(/\s+/).filter(Boolean)];
+}
+
 const shapers = () => processesMatching((p) => p.cmd.includes("galley-netshaper") && p.cmd.includes(`/${instance}/`));
 
 describe("network faults between named nodes (galley fault on a created instance)", function () {
@@ -257,9 +271,9 @@ describe("network faults between named nodes (galley fault on a created instance
     console.log(`      after destroy: ${JSON.stringify(after)}; before create: ${JSON.stringify(baseline)}`);
     expect(after, "after destroy").to.deep.equal({ ...baseline, processesInNodeNetns: 0, mountsOfNodeNetns: 0 });
     expect(hostTraces(), "the host after destroy").to.deep.equal([]);
-    // Containers other e2e runs on a shared machine label galley.e2e (this test makes none), with their cgroups.
-    const others = execFileSync("docker", ["ps", "-aq", "--no-trunc", "--filter", "label=galley.e2e"], { encoding: "utf8" }).split("\n").filter(Boolean);
-    const left = (await watch.leftovers()).filter((l) => !/galley\.e2e=/.test(l) && !others.some((id) => l.includes(id)));
+    // On a shared machine, other checkouts' e2e tests and benchmarks label their own containers galley.e2e
+    // or galley.bench (this test makes neither): those, their networks, volumes and cgroups are not ours.
+    const left = (await watch.leftovers()).filter((l) => !foreignTestResources().some((r) => l.includes(r)) && !/galley\.(e2e|bench)=/.test(l));
     expect(left, `new on the host since the test began:\n${left.join("\n")}`).to.deep.equal([]);
   });
 });
