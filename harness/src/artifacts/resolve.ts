@@ -23,6 +23,7 @@ import { cacheDir } from "../util/cache.ts";
 import { track } from "../util/children.ts";
 import { removeOnExit } from "../util/temp-dirs.ts";
 import { task } from "../util/ui.ts";
+import { goForRecipes, MIN_GO, recipePath, showVersion } from "../toolchains/go.ts";
 
 export interface ResolvedArtifact {
   name: string;
@@ -181,7 +182,9 @@ function cached(
 
 function runScript(script: string, args: string[], progress?: (t: string) => void): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = track(spawn("bash", [script, ...args], { stdio: ["ignore", "pipe", "pipe"] }));
+    // A new enough Go first on PATH (the machine's, or the toolchain `galley setup` cached).
+    const env = { ...process.env, PATH: recipePath() };
+    const child = track(spawn("bash", [script, ...args], { stdio: ["ignore", "pipe", "pipe"], env }));
     const output: string[] = [];
     const onData = (b: Buffer) => {
       const text = b.toString();
@@ -219,7 +222,8 @@ async function build(recipe: string, version: string, out: string, progress: (t:
   const logFile = `${out.replace(/\.tmp-\d+$/, "")}.log`;
   writeFileSync(logFile, output);
   if (code !== 0) {
-    throw new CommandFailed({ node: "(host)", command: `${path.basename(recipe)}/build.sh ${version} (full log ${logFile})`, exitCode: code, outputTail: tail(output, 12) });
+    const noGo = /\bgo(: command)? not found/.test(output) && !goForRecipes() ? `\n(no Go ${showVersion(MIN_GO)} or newer on this machine: \`npx galley setup\` gets one)` : "";
+    throw new CommandFailed({ node: "(host)", command: `${path.basename(recipe)}/build.sh ${version} (full log ${logFile})`, exitCode: code, outputTail: tail(output, 12) + noGo });
   }
 }
 

@@ -18,8 +18,13 @@ export class CliContext {
   private cached?: LoadedConfig;
   constructor(private readonly configOption: () => string | undefined) {}
 
+  /** The configuration file the options name (it may not exist). */
+  configFile(): string {
+    return resolveConfigPath(this.configOption());
+  }
+
   config(): LoadedConfig {
-    this.cached ??= loadConfig(resolveConfigPath(this.configOption()));
+    this.cached ??= loadConfig(this.configFile());
     return this.cached;
   }
 

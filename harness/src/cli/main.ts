@@ -6,6 +6,7 @@ import { openInstances } from "../instance/instance.ts";
 import { killChildren } from "../util/children.ts";
 import * as chaos from "./commands/chaos.ts";
 import * as collect from "./commands/collect.ts";
+import * as doctor from "./commands/doctor.ts";
 import * as fault from "./commands/fault.ts";
 import * as init from "./commands/init.ts";
 import * as lifecycle from "./commands/lifecycle.ts";
@@ -22,7 +23,7 @@ const program = new Command("galley")
   .showHelpAfterError();
 
 const ctx = new CliContext(() => program.opts().config);
-const COMMANDS = [init, list, lifecycle, test, matrix, nodes, fault, chaos, collect, prune];
+const COMMANDS = [init, doctor, list, lifecycle, test, matrix, nodes, fault, chaos, collect, prune];
 for (const c of COMMANDS) c.register(program, ctx);
 
 // Interrupts: save every open instance's state, say how to go on, exit promptly.

@@ -8,9 +8,15 @@ export const Duration = z.union([
 
 const Attributes = z.record(z.string(), z.unknown());
 
+/** Plugin sections that also take the shorthand string (json-schema.ts writes both forms). */
+export const SHORTHAND = new WeakSet<z.ZodType>();
+
 // `driver: docker` is shorthand for `driver: { name: docker }`, as in Test Kitchen.
-const plugin = <T extends z.ZodRawShape>(shape: T) =>
-  z.preprocess((v) => (typeof v === "string" ? { name: v } : v), z.strictObject(shape));
+const plugin = <T extends z.ZodRawShape>(shape: T) => {
+  const schema = z.preprocess((v) => (typeof v === "string" ? { name: v } : v), z.strictObject(shape));
+  SHORTHAND.add(schema);
+  return schema;
+};
 
 export const DriverConfig = plugin({
   name: z.literal("docker"),

@@ -5,6 +5,7 @@ import type { TransportSpec } from "../contracts/attach.ts";
 import { NETWORK_KINDS, type FaultKind, type LinkShape } from "../contracts/faults.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceState, NodeState } from "../state/state-file.ts";
+import type { Check } from "../util/check.ts";
 import type { Progress } from "../util/ui.ts";
 
 /** What a driver learned about the boxes it made; the runner merges it into the state. */
@@ -60,6 +61,10 @@ export interface Driver {
    * files written and, for what could not be read, why. Optional (kind's CollectLogs).
    */
   collect?(state: InstanceState, node: string, dir: string): Promise<CollectReport>;
+  /** `galley doctor`: what this driver needs on the machine (its engine, limits, disk), each with its fix. */
+  prerequisites?(): Promise<Check[]>;
+  /** `galley setup` (as root): does an action one of its checks names (Check.action). */
+  provide?(action: string, progress: Progress): Promise<void>;
 }
 
 export interface CollectReport {

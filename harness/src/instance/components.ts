@@ -26,6 +26,9 @@ export function driverFor(plan: InstancePlan): Driver {
   }
 }
 
+/** The driver `galley doctor` and `galley setup` check where no galley.yml names one (a fresh project). */
+export const defaultDriver = (): Driver => new DockerDriver();
+
 export function componentsFor(plan: InstancePlan): Components {
   const driver = driverFor(plan);
   return {

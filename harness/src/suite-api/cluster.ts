@@ -126,14 +126,23 @@ export async function attach<A extends object = Record<string, any>>(options?: s
   const o: AttachOptions<A> = typeof options === "string" ? { instance: options } : options ?? {};
   const file = findAttachFile(o.instance);
   const a = readAttachFile(file);
-  const log = new InstanceLog(path.dirname(file));
   const faults = faultChannel(a);
+  const { nodes, services, log } = connectBoxes<A>(a, path.dirname(file), faults);
+  return new Cluster<A>(a, nodes, services, faults, o.leader, log);
+}
+
+/**
+ * An attach file's nodes and services, reached through its transports; faults through `faults` (by
+ * default the engine running the suite, or `galley fault`; the programmatic API passes its own engine).
+ */
+export function connectBoxes<A extends object = Record<string, any>>(a: AttachFile, stateDir: string, faults: FaultChannel = faultChannel(a)): { nodes: Node<A>[]; services: Node[]; log: InstanceLog } {
+  const log = new InstanceLog(stateDir);
   const transport = transportFor(a.transport);
   const control = transportFor(a.controlTransport);
   const nodes = a.nodes.map((n) => new Node<A>(n, n.attributes as A, transport, faults, log, n.index));
   // Services are reached through the driver's control transport whatever the nodes' transport is.
   const services = a.services.map((s) => new Node(s, {}, control, faults, log));
-  return new Cluster<A>(a, nodes, services, faults, o.leader, log);
+  return { nodes, services, log };
 }
 
 /**

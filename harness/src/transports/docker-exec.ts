@@ -3,7 +3,7 @@
 import { PassThrough } from "node:stream";
 import tarFs from "tar-fs";
 import { TransportFailed } from "../errors.ts";
-import { docker } from "../drivers/docker/client.ts";
+import { docker, dockerCliHostArgs } from "../drivers/docker/client.ts";
 import { wrapScript, type BoxAddress, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export class DockerExecTransport implements Transport {
@@ -66,6 +66,6 @@ export class DockerExecTransport implements Transport {
   }
 
   loginCommand(box: BoxAddress): string[] {
-    return ["docker", "exec", "-it", "-e", `TERM=${process.env.TERM ?? "xterm"}`, box.container ?? box.name, "bash", "-l"];
+    return ["docker", ...dockerCliHostArgs(), "exec", "-it", "-e", `TERM=${process.env.TERM ?? "xterm"}`, box.container ?? box.name, "bash", "-l"];
   }
 }

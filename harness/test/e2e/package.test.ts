@@ -71,7 +71,7 @@ describe("galley as an npm package, in a project outside the repository", functi
     ok(r, "npm pack");
     const [info] = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
-    for (const f of ["bin/galley.js", "dist/cli/main.js", "dist/suite-api/index.js", "dist/suite-api/index.d.ts", "dist/verifiers/mocha/register.js", "boxes/debian-12/box.yml", "lib/galley.sh", "templates/starter/galley.yml", "tools/netshaper/main.go"]) {
+    for (const f of ["bin/galley.js", "dist/cli/main.js", "dist/suite-api/index.js", "dist/suite-api/index.d.ts", "dist/verifiers/mocha/register.js", "boxes/debian-12/box.yml", "lib/galley.sh", "templates/starter/galley.yml", "dist/api/index.js", "dist/api/index.d.ts", "schema/galley.schema.json", "schema/box.schema.json", "templates/api/cluster.test.ts", "templates/ci/github-actions.yml", "templates/ci/gitlab-ci.yml", "tools/netshaper/main.go"]) {
       expect(files, f).to.include(f);
     }
     expect(files.filter((f) => f.startsWith("src/") || f.startsWith("test/")), "no sources or tests").to.deep.equal([]);
@@ -86,6 +86,9 @@ describe("galley as an npm package, in a project outside the repository", functi
     const init = await galley("init");
     ok(init, "galley init");
     expect(init.stdout).to.match(/wrote 3 files:\n {2}galley\.yml\n {2}provisioning\/provision\.sh\n {2}spec\/hello\.spec\.ts\n/);
+    // The starter's editor line names the schema the package installed.
+    const schema = /^# yaml-language-server: \$schema=(\S+)/.exec(readFileSync(path.join(project, "galley.yml"), "utf8"))?.[1];
+    expect(existsSync(path.join(project, schema ?? "(none)")), `schema ${schema}`).to.equal(true);
     const again = await galley("init");
     expect(again.code).to.equal(20);
     expect(again.stderr).to.match(/galley init writes nothing: .*galley\.yml, .*provision\.sh, .*hello\.spec\.ts already exist/);
@@ -173,7 +176,9 @@ describe("galley as an npm package, in a project outside the repository", functi
   });
 
   it("type-checks the project's TypeScript specs against the package's declarations", async () => {
-    write("tsconfig.json", JSON.stringify({ compilerOptions: { module: "nodenext", target: "es2022", strict: true, noEmit: true, skipLibCheck: true, types: ["mocha"] }, include: ["spec/**/*.ts"] }));
+    // The specs, and the programmatic API's example (import { GalleyInstance } from "galley").
+    write("test/cluster.test.ts", readFileSync(path.join(project, "node_modules", "galley", "templates", "api", "cluster.test.ts"), "utf8"));
+    write("tsconfig.json", JSON.stringify({ compilerOptions: { module: "nodenext", target: "es2022", strict: true, noEmit: true, skipLibCheck: true, types: ["mocha"] }, include: ["spec/**/*.ts", "test/**/*.ts"] }));
     ok(await run(path.join(repo, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], project), "tsc");
     write("spec/typo.spec.ts", 'import { useCluster } from "galley/verifier";\nconst c = useCluster<{ port: number }>();\nit("x", () => c.nodes[0]!.attributes.prot);\n');
     const bad = await run(path.join(repo, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], project);

@@ -6,11 +6,13 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { goForRecipes } from "../../src/toolchains/go.ts";
 import { buildInfoScript, moduleLine, parseBuildInfo, type BuildInfo } from "../../src/util/buildinfo.ts";
 
 function goBinary(): string {
-  const found = [...(process.env.PATH ?? "").split(":").map((d) => path.join(d, "go")), "/usr/local/go/bin/go"].find(existsSync);
-  if (!found) throw new Error("go not found in PATH or /usr/local/go/bin: Galley's tests need Go (README: Requirements)");
+  // The Go the recipes use: PATH's, /usr/local/go's, or the toolchain `galley setup` fetched.
+  const found = goForRecipes()?.go;
+  if (!found) throw new Error("no Go 1.22 or newer (PATH, /usr/local/go, Galley's cache): Galley's tests need one; `npx galley setup` gets it");
   return found;
 }
 

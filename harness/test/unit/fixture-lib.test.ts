@@ -412,3 +412,63 @@ printf '4f1f8a3c...\t10.0.0.2\tregion=eu-central-1\n'`);
     expect(r.stderr).to.equal("");
   });
 });
+
+/** rpm and dnf (or yum) over $T/installed/<pkg, / as _>: dnf install "installs" only what $T/archive lists. */
+function withRpm(node: Node, pm: "dnf" | "yum", { archive }: { archive: string[] }): Node {
+  mkdirSync(path.join(node.t, "installed"), { recursive: true });
+  writeFileSync(path.join(node.t, "archive"), archive.map((p) => p + "\n").join(""));
+  return node
+    .stub("rpm", `p=\${@: -1}; [ -e "$T/installed/\${p//\\//_}" ]`)
+    .stub(pm, `
+[ "$1" = install ] || { echo "unexpected ${pm} $*" >&2; exit 3; }
+for p in "$@"; do case $p in -*|install) continue ;; esac
+  grep -qx "$p" "$T/archive" || { echo "No match for argument: $p"; echo "Error: Unable to find a match: $p"; exit 1; }
+done
+for p in "$@"; do case $p in -*|install) continue ;; esac; [ -e "$T/archive.lies" ] || touch "$T/installed/\${p//\\//_}"; done`);
+}
+
+describe("fixture lib.sh: packages on Red Hat's family (dnf, yum), as on Rocky Linux and CentOS nodes", function () {
+  let node: Node;
+  beforeEach(() => (node = new Node()));
+  afterEach(() => node.remove());
+  const dnf = { PACKAGE_MANAGER: "dnf" };
+
+  it("package_manager finds apt-get first, then dnf, then yum; PACKAGE_MANAGER forces one", () => {
+    node.stub("dnf", "").stub("yum", "");
+    const which = (setup: string) => node.run(`${setup}\nPATH=$T/bin; echo "pm=$(package_manager)"`).stdout.match(/pm=(\w+)/)?.[1];
+    expect(which("")).to.equal("dnf");
+    expect(which("rm $T/bin/dnf")).to.equal("yum");
+    expect(which("rm $T/bin/yum")).to.equal("none");
+    expect(node.run(`echo "pm=$(package_manager)"`, { PACKAGE_MANAGER: "yum" }).stdout).to.match(/pm=yum/);
+    expect(node.run(`echo "pm=$(package_manager)"`).stdout, "this Debian host").to.match(/pm=apt/);
+  });
+
+  it("ensure_packages installs only what rpm does not list (by name, capability or file) with dnf, and a second run changes nothing", () => {
+    withRpm(node, "dnf", { archive: ["openssh-server", "/usr/bin/curl", "docker-ce"] });
+    writeFileSync(path.join(node.t, "installed", "_usr_bin_curl"), ""); // curl-minimal provides it
+    const r = node.run("ensure_packages /usr/bin/curl openssh-server docker-ce", dnf);
+    expectOk(r);
+    expect(r.changes).to.deep.equal(["40-etcd: installed packages openssh-server docker-ce"]);
+    expect(node.calls().filter((c) => /^(dnf|apt-get)/.test(c))).to.deep.equal(["dnf install -y -q openssh-server docker-ce"]);
+    expect(node.calls()).to.include("rpm -q --quiet --whatprovides /usr/bin/curl");
+    const again = node.run("ensure_packages /usr/bin/curl openssh-server docker-ce", dnf);
+    expectOk(again);
+    expect(again.changes).to.deep.equal([]);
+    expect(node.calls().filter((c) => c.startsWith("dnf")), "no dnf on the second run").to.have.length(1);
+  });
+
+  it("yum (EL 7) is told not to skip a package it cannot find", () => {
+    withRpm(node, "yum", { archive: ["sudo"] });
+    expectOk(node.run("ensure_packages sudo", { PACKAGE_MANAGER: "yum" }));
+    expect(node.calls().filter((c) => c.startsWith("yum"))).to.deep.equal(["yum install -y -q --setopt=skip_missing_names_on_install=False sudo"]);
+  });
+
+  it("failures name node, step and package manager, and are never a change", () => {
+    withRpm(node, "dnf", { archive: ["sudo"] });
+    // Docker CE comes from Docker's repository: a box without it cannot install docker-ce.
+    expectFatal(node.run("ensure_packages sudo docker-ce || :", dnf), /^infra1: 40-etcd: cannot install packages sudo docker-ce: No match for argument: docker-ce; Error: Unable to find a match: docker-ce \(dnf exited 1\)$/m);
+    writeFileSync(path.join(node.t, "archive.lies"), "");
+    expectFatal(node.run("ensure_packages sudo || :", dnf), /^infra1: 40-etcd: cannot install packages sudo: dnf succeeded, but rpm does not list sudo as installed$/m);
+    expectFatal(node.run("ensure_packages sudo || :", { PACKAGE_MANAGER: "none" }), /^infra1: 40-etcd: cannot install packages sudo: this node has no apt-get, dnf or yum$/m);
+  });
+});

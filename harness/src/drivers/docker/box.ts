@@ -1,41 +1,53 @@
-// Boxes as Docker images: a base box is a systemd rootfs debootstrapped from Debian packages and
-// imported; a box that extends another is a layer committed on its parent's image. Built once, tagged by
-// the hash of the definition chain (boxes/definition.ts reads it), rebuilt only when it changes.
+// Boxes as Docker images: a base box is a systemd rootfs bootstrapped from Debian packages (mmdebstrap
+// where installed, else debootstrap) and imported, or a build on a pulled registry image (image-box.ts);
+// a box that extends another is a layer built on its parent's image. Built once, tagged by the hash of
+// the definition chain (boxes/definition.ts reads it), rebuilt only when it changes.
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import lockfile from "proper-lockfile";
-import tarFs from "tar-fs";
-import { boxHash, unitName, type Box } from "../../boxes/definition.ts";
-import { EnvironmentError, UserError } from "../../errors.ts";
+import { boxHash, type Box } from "../../boxes/definition.ts";
+import { EnvironmentError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
 import { track } from "../../util/children.ts";
 import { removeOnExit } from "../../util/temp-dirs.ts";
 import { task } from "../../util/ui.ts";
+import { customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS } from "./build-steps.ts";
 import { docker } from "./client.ts";
+import { baseImageId, buildFromImage, rootOf } from "./image-box.ts";
+import { buildOn } from "./image-build.ts";
 import { LABEL_BOX } from "./labels.ts";
 
 // Bump when the build steps below change, so cached images are rebuilt.
 const BUILDER_VERSION = "1";
 
-/** The image a box's nodes run: its own, or its parent's when it adds nothing to the system (only settings). */
-export function imageOf(box: Box): string {
-  if (box.parent && !box.addsToParent) return imageOf(box.parent);
-  return `galley-box/${box.name}:${boxHash(box, BUILDER_VERSION)}`;
+/**
+ * The image a box's nodes run: its own, or its parent's when it adds nothing to the system (only
+ * settings). A chain that starts from a registry image is also tagged by that image's id (`baseId`).
+ */
+export function imageOf(box: Box, baseId?: string): string {
+  if (box.parent && !box.addsToParent) return imageOf(box.parent, baseId);
+  if (rootOf(box).base.kind === "image" && !baseId) throw new Error(`box ${box.name} starts from an image: its tag needs that image's id`);
+  return `galley-box/${box.name}:${boxHash(box, baseId ? `${BUILDER_VERSION}+${baseId}` : BUILDER_VERSION)}`;
 }
 
 /**
- * Builds the box's image unless it exists: a base box by debootstrap, an extending box as a layer on its
- * parent's image (built first if need be).
+ * Builds the box's image unless it exists: a base box by bootstrapping Debian or on its pulled image, an
+ * extending box as a layer on its parent's image (built first if need be).
  */
 export async function ensureBox(box: Box): Promise<string> {
-  if (box.parent && !box.addsToParent) return ensureBox(box.parent);
-  const image = imageOf(box);
+  const baseId = rootOf(box).base.kind === "image" ? await baseImageId(box) : undefined;
+  return ensure(box, baseId);
+}
+
+async function ensure(box: Box, baseId: string | undefined): Promise<string> {
+  if (box.parent && !box.addsToParent) return ensure(box.parent, baseId);
+  const image = imageOf(box, baseId);
   const d = await docker();
   const present = async () => d.getImage(image).inspect().then(() => true, () => false);
   if (await present()) return image;
-  const parentImage = box.parent ? await ensureBox(box.parent) : undefined;
+  const parentImage = box.parent ? await ensure(box.parent, baseId) : undefined;
   const lockDir = cacheDir("boxes");
   mkdirSync(lockDir, { recursive: true });
   // Two instances on one box build it once: the second waits for the first.
@@ -48,8 +60,12 @@ export async function ensureBox(box: Box): Promise<string> {
   });
   try {
     if (!(await present())) {
-      await task(`build box ${box.name} (once; cached as ${image})`, (p) =>
-        parentImage ? buildLayer(box, parentImage, image, p) : buildBox(box, image, p));
+      await task(`build box ${box.name} (once; cached as ${image})`, async (p) => {
+        if (parentImage) await buildLayer(box, parentImage, image, p);
+        else if (box.base.kind === "image") await buildFromImage(box, box.base.from, image, p);
+        else await buildBox(box, image, p);
+        await dropOlderImages(box.name, image);
+      });
     }
   } finally {
     await release();
@@ -123,22 +139,18 @@ async function run(cmd: string, args: string[], log: (l: string) => void, onLine
   });
 }
 
-/** What every image ends with: the box's masks, no machine id (each node gets its own), no apt caches. */
-function finishingSteps(box: Box): string[] {
-  return [
-    ...box.definition.masked.map((u) => `systemctl mask ${unitName(u)}`),
-    // Every node must get its own machine id at first boot, or fleet sees one machine.
-    "rm -f /etc/machine-id /var/lib/dbus/machine-id",
-    "apt-get clean",
-    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/* /var/log/*.log",
-  ];
+/** mmdebstrap when installed (about 2.5× faster here: parallel downloads, one dpkg run), else debootstrap. */
+export function bootstrapTool(variant: string, has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0): "mmdebstrap" | "debootstrap" {
+  // debootstrap's fakechroot variant is a mode, not a variant, to mmdebstrap.
+  return variant !== "fakechroot" && has("mmdebstrap") ? "mmdebstrap" : "debootstrap";
 }
 
-const customizeStep = (box: Box): string => (box.customizeScript ? readFileSync(box.customizeScript, "utf8") : "");
-
 async function buildBox(box: Box, image: string, progress: (t: string) => void): Promise<void> {
-  const def = { ...box.definition, ...box.base };
-  if (process.getuid?.() !== 0) throw new EnvironmentError("building a box runs debootstrap, which needs root: run galley as root (or with sudo) once to build it");
+  if (box.base.kind !== "debootstrap") throw new Error(`box ${box.name} is not built by debootstrap`);
+  const { distribution, variant } = box.base;
+  const packages = box.definition.packages;
+  const tool = bootstrapTool(variant);
+  if (process.getuid?.() !== 0) throw new EnvironmentError(`building a box runs ${tool}, which needs root: run galley as root (or with sudo) once to build it`);
   const logFile = cacheDir("boxes", `${box.name}.log`);
   const logStream = createWriteStream(logFile);
   const log = (l: string) => logStream.write(l + "\n");
@@ -148,17 +160,22 @@ async function buildBox(box: Box, image: string, progress: (t: string) => void):
   const rootfs = mkdtempSync(path.join(cacheDir("tmp"), `box-${box.name}-`));
   const forget = removeOnExit(rootfs, () => unmountUnder(rootfs));
   try {
-    const mirror = def.mirror ?? hostDebianMirror();
-    const args = [`--variant=${def.variant}`, ...(def.packages.length ? [`--include=${def.packages.join(",")}`] : []), def.distribution, rootfs];
-    if (mirror) args.push(mirror);
-    let retrieved = 0;
-    let unpacked = 0;
-    await run("debootstrap", args, log, (l) => {
-      if (l.startsWith("I: Retrieving")) progress(`debootstrap: downloaded ${++retrieved} packages`);
-      else if (l.startsWith("I: Unpacking") || l.startsWith("I: Configuring")) progress(`debootstrap: ${l.slice(3, 60)} (${++unpacked})`);
-    });
+    const mirror = box.base.mirror ?? hostDebianMirror();
+    const include = packages.length ? [`--include=${packages.join(",")}`] : [];
+    if (tool === "mmdebstrap") {
+      await run("mmdebstrap", ["--mode=root", `--variant=${variant}`, ...include, distribution, rootfs, ...(mirror ? [mirror] : [])], log, (l) => {
+        if (l.startsWith("I: ")) progress(`mmdebstrap: ${l.slice(3, 63)}`);
+      });
+    } else {
+      let retrieved = 0;
+      let unpacked = 0;
+      await run("debootstrap", [`--variant=${variant}`, ...include, distribution, rootfs, ...(mirror ? [mirror] : [])], log, (l) => {
+        if (l.startsWith("I: Retrieving")) progress(`debootstrap: downloaded ${++retrieved} packages`);
+        else if (l.startsWith("I: Unpacking") || l.startsWith("I: Configuring")) progress(`debootstrap: ${l.slice(3, 60)} (${++unpacked})`);
+      });
+    }
     progress("customizing");
-    const script = ["set -eux", customizeStep(box), ...finishingSteps(box)].join("\n");
+    const script = ["set -eux", PACKAGE_FUNCTIONS, customizeStep(box), ...finishingSteps(box)].join("\n");
     await run("chroot", [rootfs, "/bin/bash", "-c", script], log);
     progress("importing into Docker");
     const d = await docker();
@@ -170,7 +187,6 @@ async function buildBox(box: Box, image: string, progress: (t: string) => void):
       changes: ['CMD ["/lib/systemd/systemd"]', "ENV container=docker", `LABEL ${LABEL_BOX}=${box.name}`],
     } as object);
     await new Promise((resolve, reject) => d.modem.followProgress(stream, (err) => (err ? reject(err) : resolve(null))));
-    await dropOlderImages(box.name, image);
   } finally {
     logStream.end();
     removeRootfs(rootfs);
@@ -188,59 +204,18 @@ async function dropOlderImages(name: string, current: string): Promise<void> {
 }
 
 /**
- * An extending box: its packages, customize.sh and masks applied on the parent's image (apt reaches the
- * mirror the parent was built from) by a Docker build, which leaves no container behind even when
- * Galley is killed halfway. Seconds, not the minutes a debootstrap takes.
+ * An extending box: its packages (with the parent's package manager), customize.sh and masks applied on
+ * the parent's image by a Docker build. Seconds, not the minutes a bootstrap takes.
  */
 async function buildLayer(box: Box, parentImage: string, image: string, progress: (t: string) => void): Promise<void> {
-  const d = await docker();
-  const logFile = cacheDir("boxes", `${box.name}.log`);
-  mkdirSync(cacheDir("tmp"), { recursive: true });
-  const context = mkdtempSync(path.join(cacheDir("tmp"), `layer-${box.name}-`));
-  const forget = removeOnExit(context);
-  const logStream = createWriteStream(logFile);
-  const tail: string[] = [];
-  const log = (l: string) => {
-    logStream.write(l + "\n");
-    tail.push(l);
-    if (tail.length > 15) tail.shift();
-    if (/^(Setting up|Unpacking|Get:\d+) /.test(l)) progress(l.slice(0, 70));
-  };
   const packages = box.definition.packages;
-  try {
-    writeFileSync(path.join(context, "build.sh"), [
-      "set -eux",
-      "export DEBIAN_FRONTEND=noninteractive",
-      ...(packages.length ? ["apt-get update", `apt-get install -y --no-install-recommends ${packages.join(" ")}`] : []),
-      customizeStep(box),
-      ...finishingSteps(box),
-      "",
-    ].join("\n"));
-    writeFileSync(path.join(context, "Dockerfile"), [
-      `FROM ${parentImage}`,
-      "COPY build.sh /tmp/galley-build.sh",
-      'RUN ["/bin/bash", "/tmp/galley-build.sh"]',
-      'CMD ["/lib/systemd/systemd"]',
-      `LABEL ${LABEL_BOX}=${box.name}`,
-      "",
-    ].join("\n"));
-    progress(`on ${parentImage}: ${packages.length ? `installing ${packages.join(", ")}` : "customizing"}`);
-    const stream = await d.buildImage(tarFs.pack(context) as unknown as NodeJS.ReadableStream, { t: image, rm: true, forcerm: true, pull: false });
-    let error: string | undefined;
-    await new Promise((resolve, reject) =>
-      d.modem.followProgress(stream, (err) => (err ? reject(err) : resolve(null)), (e: { stream?: string; error?: string }) => {
-        for (const l of (e.stream ?? "").split("\n")) if (l.trim()) log(l);
-        if (e.error) error = e.error;
-      }));
-    if (error) {
-      throw new UserError(`box ${box.name} (${path.join(box.dir, "box.yml")}): building it on ${parentImage} failed: ${error}; last output:\n${tail.join("\n")}\n(full log: ${logFile})`);
-    }
-    await dropOlderImages(box.name, image);
-  } finally {
-    logStream.end();
-    rmSync(context, { recursive: true, force: true });
-    forget();
-  }
+  progress(`on ${parentImage}: ${packages.length ? `installing ${packages.join(", ")}` : "customizing"}`);
+  await buildOn(box, {
+    from: parentImage,
+    tag: image,
+    files: { "build.sh": ["set -eux", PACKAGE_FUNCTIONS, installStep(packages), customizeStep(box), ...finishingSteps(box), ""].join("\n") },
+    instructions: ["COPY build.sh /tmp/galley-build.sh", 'RUN ["/bin/bash", "/tmp/galley-build.sh"]', 'CMD ["/lib/systemd/systemd"]'],
+  }, progress);
 }
 
 function removeRootfs(rootfs: string): void {

@@ -12,11 +12,15 @@ import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { BoxStatus, CollectReport, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { loadBox } from "../../boxes/definition.ts";
 import { ensureBox } from "./box.ts";
-import { checkInotifyBudget } from "./host-limits.ts";
-import { docker } from "./client.ts";
-import { labelsFor, LABEL_NODE, LABEL_ROLE, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
+import type { Check } from "../../util/check.ts";
+import type { Progress } from "../../util/ui.ts";
 import { collectNode } from "./collect.ts";
+import { dockerChecks } from "./doctor.ts";
+import { checkInotifyBudget, raiseInotifyLimit } from "./host-limits.ts";
 import { dockerNetworkFaults, stopShapersFor } from "./netfaults.ts";
+import { startDockerEngine } from "./start.ts";
+import { docker, dockerHost } from "./client.ts";
+import { labelsFor, LABEL_NODE, LABEL_ROLE, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
 import { hostConfigFor, systemdRecipe } from "./systemd.ts";
@@ -26,8 +30,8 @@ export class DockerDriver implements Driver {
   readonly controlTransport = "docker-exec" as const;
 
   async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
-    const d = await docker();
-    if (isLocalDaemon()) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
+    const { client: d, local } = await dockerHost();
+    if (local) checkInotifyBudget(plan.nodes.length + Object.keys(plan.services).length);
     const box = loadBox(plan.boxDir);
     progress(`box ${box.name}`);
     const owner = ownerOf(plan);
@@ -136,6 +140,17 @@ export class DockerDriver implements Driver {
       removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
       failed: r.failures.map((f) => `${f.resource}: ${f.reason}`),
     };
+  }
+
+  /** The engine (where it was found, on this machine or not), the systemd recipe, its disk, inotify. */
+  prerequisites(): Promise<Check[]> {
+    return dockerChecks();
+  }
+
+  async provide(action: string, progress: Progress): Promise<void> {
+    if (action === "start-docker") await startDockerEngine(progress);
+    else if (action === "raise-inotify") raiseInotifyLimit();
+    else throw new Error(`the docker driver has no setup action ${action}`);
   }
 
   async status(state: InstanceState, box: string): Promise<BoxStatus | undefined> {
@@ -257,10 +272,4 @@ export function hostAddress(subnet: string, index: number): string {
  */
 export async function sweep(owner?: Scope): Promise<SweepReport> {
   return sweepWith(owner, await docker());
-}
-
-/** A daemon on this machine (a unix socket): its containers' processes are ours to count in /proc. */
-function isLocalDaemon(): boolean {
-  const host = process.env.DOCKER_HOST;
-  return !host || host.startsWith("unix://");
 }

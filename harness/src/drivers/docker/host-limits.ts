@@ -2,11 +2,21 @@
 // takes inotify instances from the host's per-user budget (fs.inotify.max_user_instances, 128 by
 // default, shared by every container of the same uid); when it runs out, path units fail at boot and
 // nodes come up "degraded" for no reason a user could guess. Checked before booting, with the fix.
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { EnvironmentError } from "../../errors.ts";
 
 /** Measured here: a booted Debian 12 node holds about 7 inotify instances. */
 export const INOTIFY_PER_BOX = 8;
+/** What `galley setup` raises the limit to (and what the fix says): 16 nodes × 8 and room for the rest. */
+export const INOTIFY_WANTED = 1024;
+export const readInotifyLimit = (): number => Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8").trim());
+/** `galley setup`: raises the limit now and for every boot after (as root). */
+export function raiseInotifyLimit(): void {
+  writeFileSync("/proc/sys/fs/inotify/max_user_instances", `${INOTIFY_WANTED}\n`);
+  mkdirSync("/etc/sysctl.d", { recursive: true });
+  writeFileSync("/etc/sysctl.d/60-galley-inotify.conf", `# galley setup: every systemd node takes about ${INOTIFY_PER_BOX} inotify instances\nfs.inotify.max_user_instances = ${INOTIFY_WANTED}\n`);
+}
+
 /** A limit this far above what the boxes need leaves room for everything else: no need to count. */
 const ROOMY = 512;
 
@@ -36,7 +46,7 @@ function inotifyInUse(): number {
  * instances. Only meaningful for a local daemon (the containers' processes are visible in /proc).
  */
 export function checkInotifyBudget(boxes: number, read: { limit(): number; inUse(): number } = {
-  limit: () => Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8").trim()),
+  limit: readInotifyLimit,
   inUse: inotifyInUse,
 }): void {
   let limit: number;

@@ -18,7 +18,7 @@ import { promisify } from "node:util";
 import { ActionFailed, CommandFailed, EnvironmentError } from "../../errors.ts";
 import type { InstanceState } from "../../state/state-file.ts";
 import type { LinkRules, NetworkFaults } from "../driver.ts";
-import { docker } from "./client.ts";
+import { dockerHost } from "./client.ts";
 import { LABEL_INSTANCE, LABEL_PROJECT } from "./labels.ts";
 import { SHAPER_MARK, SHAPER_QUEUE, shaperLog, shapersOf, startShaper, stopShapers, type ShaperConfig } from "./shaper.ts";
 
@@ -34,7 +34,10 @@ interface Netns {
 async function netnsOf(state: InstanceState, node: string): Promise<Netns | undefined> {
   const id = state.nodes[node]?.container;
   if (!id) throw new ActionFailed(`unknown node ${node} (nodes: ${Object.keys(state.nodes).join(", ")})`);
-  const info = await (await docker()).getContainer(id).inspect();
+  const { client, local, endpoint } = await dockerHost();
+  // The node's namespace is entered from this machine: an engine elsewhere has its processes elsewhere.
+  if (!local) throw new EnvironmentError(`network faults need the Docker engine on this machine (they are applied in each node's network namespace from the host); the engine at ${endpoint.uri} (from ${endpoint.source}) is not`);
+  const info = await client.getContainer(id).inspect();
   if (!info.State.Running || !info.State.Pid) return undefined;
   return { pid: info.State.Pid, owner: shaperOwner(info.Config.Labels ?? {}, node) };
 }

@@ -1,11 +1,13 @@
 // What a systemd box needs from Docker, chosen from what this host allows (probed once per daemon and
 // cached): real --privileged where it works; otherwise every capability the host can grant, unconfined
 // seccomp/AppArmor and the host's cgroup tree. cgroup v1 and v2 differ in the cgroup namespace.
+// Which capabilities the host can grant: for an engine on this machine, this process's bounding set;
+// for another (a mounted or forwarded socket), the engine itself is asked (refusedCapabilities).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type Docker from "dockerode";
 import { cacheDir } from "../../util/cache.ts";
-import { docker } from "./client.ts";
+import { dockerHost } from "./client.ts";
 
 export interface SystemdRecipe {
   mode: "privileged" | "capabilities";
@@ -13,7 +15,7 @@ export interface SystemdRecipe {
   capDrop: string[];
 }
 
-const CAPS = [
+export const CAPS = [
   "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
   "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
   "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
@@ -61,53 +63,96 @@ const memo = new Map<string, Promise<SystemdRecipe>>();
 
 /** `labels`: the probe container carries the caller's project and instance, so a sweep finds it if a kill leaves it. */
 export async function systemdRecipe(image: string, override: boolean | "auto" | undefined, labels: Record<string, string>): Promise<SystemdRecipe> {
-  const d = await docker();
-  const info = await d.info();
+  const { client: d, info, local } = await dockerHost();
   const cgroupVersion: "1" | "2" = info.CgroupVersion === "2" ? "2" : "1";
-  const fallback: SystemdRecipe = { mode: "capabilities", cgroupVersion, capDrop: missingCapabilities() };
-  if (override === false) return fallback;
   if (override === true) return { mode: "privileged", cgroupVersion, capDrop: [] };
-  const key = `${info.ID}-${cgroupVersion}`;
+  const key = `${info.ID}-${cgroupVersion}${override === false ? "-capabilities" : ""}`;
   let found = memo.get(key);
   if (!found) {
-    found = probe(d, image, key, cgroupVersion, fallback, labels);
+    found = probe(d, image, key, { cgroupVersion, local, tryPrivileged: override !== false }, labels);
     memo.set(key, found);
   }
   return found;
 }
 
+/** What an earlier run probed for this engine (cached per daemon id and cgroup version), if anything. */
+export function probedRecipe(daemonId: string, cgroupVersion: "1" | "2"): SystemdRecipe | undefined {
+  try {
+    return JSON.parse(readFileSync(recipeCacheFile(`${daemonId}-${cgroupVersion}`), "utf8")) as SystemdRecipe;
+  } catch {
+    return undefined;
+  }
+}
+
+const recipeCacheFile = (key: string) => cacheDir("hosts", `${key.replace(/[^a-zA-Z0-9-]/g, "_")}.json`);
+
 async function probe(
   d: Docker,
   image: string,
   key: string,
-  cgroupVersion: "1" | "2",
-  fallback: SystemdRecipe,
+  host: { cgroupVersion: "1" | "2"; local: boolean; tryPrivileged: boolean },
   labels: Record<string, string>,
 ): Promise<SystemdRecipe> {
-  const cacheFile = cacheDir("hosts", `${key.replace(/[^a-zA-Z0-9-]/g, "_")}.json`);
+  const cacheFile = recipeCacheFile(key);
   try {
     return JSON.parse(readFileSync(cacheFile, "utf8")) as SystemdRecipe;
   } catch {
     /* not probed yet */
   }
-  const privileged: SystemdRecipe = { mode: "privileged", cgroupVersion, capDrop: [] };
-  let recipe = fallback;
-  const c = await d.createContainer({
-    Image: image,
-    Cmd: ["/bin/true"],
-    Labels: { ...labels, "galley.probe": "privileged" },
-    HostConfig: { ...hostConfigFor(privileged), AutoRemove: false },
-  });
-  try {
-    await c.start();
-    await c.wait();
+  const privileged: SystemdRecipe = { mode: "privileged", cgroupVersion: host.cgroupVersion, capDrop: [] };
+  const unknown = new Set<string>();
+  const starts = (hostConfig: SystemdHostConfig) => startsWith(d, image, labels, hostConfig, unknown);
+  let recipe: SystemdRecipe;
+  if (host.tryPrivileged && (await starts(hostConfigFor(privileged)))) {
     recipe = privileged;
-  } catch {
-    // e.g. "unable to apply caps: operation not permitted" in a sandbox without every capability.
-  } finally {
-    await c.remove({ force: true, v: true }).catch(() => {});
+  } else {
+    // e.g. "unable to apply caps: operation not permitted" in a sandbox without every capability. A local
+    // engine cannot grant what this process's bounding set lacks; a remote one (a socket mounted into a
+    // container, a forwarded port) is asked: which capabilities does it refuse?
+    const capDrop = host.local ? missingCapabilities() : (await refusedCapabilities(CAPS, (caps) => starts({ CapAdd: caps }))).filter((c) => !unknown.has(c));
+    recipe = { mode: "capabilities", cgroupVersion: host.cgroupVersion, capDrop };
   }
   mkdirSync(path.dirname(cacheFile), { recursive: true });
   writeFileSync(cacheFile, JSON.stringify(recipe));
   return recipe;
+}
+
+/** Whether a throwaway container with these settings starts (and runs /bin/true). */
+async function startsWith(d: Docker, image: string, labels: Record<string, string>, hostConfig: SystemdHostConfig, unknown?: Set<string>): Promise<boolean> {
+  let c: Docker.Container | undefined;
+  try {
+    c = await d.createContainer({
+      Image: image,
+      Cmd: ["/bin/true"],
+      Labels: { ...labels, "galley.probe": "systemd-recipe" },
+      HostConfig: { ...hostConfig, AutoRemove: false },
+    });
+    await c.start();
+    await c.wait();
+    return true;
+  } catch (err) {
+    const message = (err as Error).message;
+    // An older engine does not know every capability ("invalid CapAdd: unknown capability: "CAP_PERFMON""):
+    // its ALL does not include it either, so it is not one to drop.
+    const named = /unknown capability:?\s*"?(?:CAP_)?([A-Z_]+)/.exec(message)?.[1];
+    if (named) {
+      unknown?.add(named);
+      return false;
+    }
+    if (/caps|capabilit|operation not permitted|privileged/i.test(message)) return false;
+    throw err;
+  } finally {
+    await c?.remove({ force: true, v: true }).catch(() => {});
+  }
+}
+
+/**
+ * The capabilities an engine refuses to grant, by halving: a set is granted when none of it is refused,
+ * so a refused set is split until single capabilities remain (about 2·log2(41) starts per refused one).
+ */
+export async function refusedCapabilities(caps: string[], granted: (caps: string[]) => Promise<boolean>): Promise<string[]> {
+  if (!caps.length || (await granted(caps))) return [];
+  if (caps.length === 1) return caps;
+  const half = Math.ceil(caps.length / 2);
+  return [...(await refusedCapabilities(caps.slice(0, half), granted)), ...(await refusedCapabilities(caps.slice(half), granted))];
 }
