@@ -42,7 +42,7 @@ const INSTANCE = "static-debian-12";
 const plan = planInstances(loadConfig(path.join(repo, "galley.yml"))).find((p) => p.name === INSTANCE);
 if (!plan) throw new Error(`galley.yml defines no instance ${INSTANCE}`);
 const expected = { path: path.join(repo, "fixtures/fleet-cluster"), script: "provision.sh", clusterScript: "cluster.sh" };
-if (plan.provisioner.path !== expected.path || plan.provisioner.script !== expected.script || plan.provisioner.clusterScript !== expected.clusterScript) {
+if (plan.provisioner.name !== "shell" || plan.provisioner.path !== expected.path || plan.provisioner.script !== expected.script || plan.provisioner.clusterScript !== expected.clusterScript) {
   throw new Error(`raw-cluster.sh runs ${expected.path}/{provision,cluster}.sh; galley.yml's ${INSTANCE} provisions differently: ${JSON.stringify(plan.provisioner)}`);
 }
 if (Object.keys(plan.artifacts).join() !== "fleet") throw new Error(`raw-cluster.sh copies the fleet artifact only; ${INSTANCE} has: ${Object.keys(plan.artifacts).join(", ")}`);

@@ -116,12 +116,26 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
   unique(c.suites, ["suites"]);
   const platformNames = c.platforms.map((p) => p.name);
 
+  const prov = c.provisioner;
   const provisionerDir = (rel: string, p: Path, key: string, script?: string, cluster?: string) => {
-    dir(rel, p, key, script ?? c.provisioner.script ?? "provision.sh");
-    const cs = cluster ?? c.provisioner.cluster_script;
+    if (prov.name !== "shell") return;
+    dir(rel, p, key, script ?? prov.script ?? "provision.sh");
+    const cs = cluster ?? prov.cluster_script;
     if (cs) exists(path.join(rel, cs), p, key);
   };
-  provisionerDir(c.provisioner.path, ["provisioner"], "path");
+  if (prov.name === "shell") provisionerDir(prov.path, ["provisioner"], "path");
+  if (prov.name === "ansible") {
+    exists(prov.playbook, ["provisioner"], "playbook");
+    if (prov.requirements) exists(prov.requirements, ["provisioner"], "requirements");
+  }
+  if (prov.name === "puppet") {
+    exists(prov.manifest, ["provisioner"], "manifest");
+    if (prov.cluster_manifest) exists(prov.cluster_manifest, ["provisioner"], "cluster_manifest");
+    const mp = prov.modulepath;
+    if (Array.isArray(mp)) mp.forEach((m, i) => dir(m, ["provisioner", "modulepath"], String(i)));
+    else if (mp) dir(mp, ["provisioner"], "modulepath");
+    if (prov.options?.includes("--noop")) errors.push(`${where(["provisioner"], "options")}: --noop would change nothing and prove nothing: remove it`);
+  }
   for (const s of [c.verifier.suites].flat()) exists(s, ["verifier"], "suites");
   c.platforms.forEach((p, i) => {
     if (!findBox(p.box, root)) errors.push(`${where(["platforms", i], "box")}: ${boxNotFound(p.box, root)}`);
@@ -169,8 +183,10 @@ function checkRules(c: GalleyConfig, root: string, where: (p: Path, key?: string
     else if (s.node_prefix && !NODE_NAME.test(`${s.node_prefix}${s.nodes - 1}`)) {
       errors.push(`${where(["suites", i], "node_prefix")}: ${s.node_prefix}${s.nodes - 1} is no host name (lower-case letters, digits and '-', at most 31)`);
     }
-    if (s.provisioner?.path || s.provisioner?.script || s.provisioner?.cluster_script) {
-      provisionerDir(s.provisioner.path ?? c.provisioner.path, ["suites", i, "provisioner"], "path", s.provisioner.script, s.provisioner.cluster_script);
+    if (s.provisioner && prov.name !== "shell") {
+      errors.push(`${where(["suites", i], "provisioner")}: only the shell provisioner takes a suite's path and scripts (the provisioner is ${prov.name})`);
+    } else if (prov.name === "shell" && (s.provisioner?.path || s.provisioner?.script || s.provisioner?.cluster_script)) {
+      provisionerDir(s.provisioner.path ?? prov.path, ["suites", i, "provisioner"], "path", s.provisioner.script, s.provisioner.cluster_script);
     }
     for (const v of [s.verifier?.suites ?? []].flat()) exists(v, ["suites", i, "verifier"], "suites");
     artifacts(s.artifacts, ["suites", i]);

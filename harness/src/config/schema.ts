@@ -30,7 +30,7 @@ export const TransportConfig = plugin({
   command_timeout: Duration.optional(),
 });
 
-export const ProvisionerConfig = plugin({
+const ShellProvisionerConfig = z.strictObject({
   name: z.literal("shell"),
   /** Folder uploaded to every node; its `script` runs there with the node's attributes. */
   path: z.string(),
@@ -39,6 +39,61 @@ export const ProvisionerConfig = plugin({
   cluster_script: z.string().optional(),
   timeout: Duration.optional(),
 });
+
+/** ansible-playbook on the host, against an inventory Galley writes from the instance. */
+const AnsibleProvisionerConfig = z.strictObject({
+  name: z.literal("ansible"),
+  /** The playbook, relative to the config file; it runs from its own folder (its ansible.cfg, roles/). */
+  playbook: z.string(),
+  /** roles and collections to install first (ansible-galaxy install -r), relative to the config file. */
+  requirements: z.string().optional(),
+  /** Extra vars (-e): they beat every other variable, node attributes included. */
+  extra_vars: Attributes.optional(),
+  /** More ansible-playbook arguments (--diff, -v, --tags x). */
+  options: z.array(z.string()).optional(),
+  timeout: Duration.optional(),
+});
+
+/** puppet apply on every node, with the node's attributes as facts. */
+const PuppetProvisionerConfig = z.strictObject({
+  name: z.literal("puppet"),
+  /** A manifest file or folder, relative to the config file. */
+  manifest: z.string(),
+  /** Applied once on the first node after every node converged (things that span nodes). */
+  cluster_manifest: z.string().optional(),
+  /** Module folders, relative to the config file. */
+  modulepath: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+  /** When a node has no puppet: install Debian's puppet-agent with apt (default), or fail saying so. */
+  install: z.boolean().optional(),
+  /** More puppet apply arguments (--debug, --strict=error, --noop is refused). */
+  options: z.array(z.string()).optional(),
+  timeout: Duration.optional(),
+});
+
+/**
+ * Reserved: chef-solo / cinc-client with a cookbook path. Neither is in Debian 12 and their gems cannot
+ * be fetched here, so no untested provisioner ships; the name is taken so a config says it clearly.
+ */
+const ChefProvisionerConfig = z.object({ name: z.literal("chef") }).catchall(z.unknown()).superRefine((_, ctx) => {
+  ctx.addIssue({
+    code: "custom",
+    path: ["name"],
+    message: "the chef provisioner is reserved but not available: chef-solo and cinc-client are not in Debian 12 and their gems cannot be fetched here (see README: Provisioners)",
+  });
+});
+
+export const PROVISIONER_NAMES = ["shell", "ansible", "puppet", "chef"] as const;
+
+// `provisioner: ansible` alone is not enough (a playbook is required), but the shorthand still parses.
+export const ProvisionerConfig = z.preprocess(
+  (v) => (typeof v === "string" ? { name: v } : v),
+  z.discriminatedUnion(
+    "name",
+    [ShellProvisionerConfig, AnsibleProvisionerConfig, PuppetProvisionerConfig, ChefProvisionerConfig],
+    { error: (iss) => (iss.code === "invalid_union" ? `expected one of ${PROVISIONER_NAMES.map((n) => JSON.stringify(n)).join(", ")}` : undefined) },
+  ),
+);
+export type ProvisionerConfig = z.infer<typeof ProvisionerConfig>;
 
 export const VerifierConfig = plugin({
   name: z.literal("mocha"),
@@ -113,7 +168,12 @@ export const SuiteConfig = z.strictObject({
   name: NodeName,
   nodes: z.union([
     z.number().int().min(1, nodeCount).max(MAX_NODES, nodeCount),
-    z.array(z.strictObject({ name: NodeName, attributes: Attributes.optional() })).min(1, nodeCount).max(MAX_NODES, nodeCount),
+    z.array(z.strictObject({
+      name: NodeName,
+      attributes: Attributes.optional(),
+      /** What the node is for (etcd, worker…): an Ansible inventory group each, a fact for Puppet. */
+      roles: z.array(NodeName).optional(),
+    })).min(1, nodeCount).max(MAX_NODES, nodeCount),
   ]),
   /** With a node count: nodes are named <prefix>0, <prefix>1, … (default infra). */
   node_prefix: z.string().regex(/^[a-z][a-z0-9-]*$/, { message: "expected the start of a host name: lower-case letters, digits, '-'" }).optional(),
@@ -124,6 +184,7 @@ export const SuiteConfig = z.strictObject({
   /** Name of an entry of `environments`, merged between platform and suite. */
   environment: z.string().optional(),
   services: Services.optional(),
+  /** Overrides the shell provisioner's folder or scripts for this suite (shell only). */
   provisioner: z.strictObject({ path: z.string().optional(), script: z.string().optional(), cluster_script: z.string().optional() }).optional(),
   verifier: z.strictObject({
     suites: z.union([z.string(), z.array(z.string()).min(1)]).optional(),

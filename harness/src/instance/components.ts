@@ -3,7 +3,9 @@
 import { DockerDriver } from "../drivers/docker/driver.ts";
 import type { Driver } from "../drivers/driver.ts";
 import type { InstancePlan } from "../plan/plan.ts";
+import { AnsibleProvisioner } from "../provisioners/ansible/ansible.ts";
 import type { Provisioner } from "../provisioners/provisioner.ts";
+import { PuppetProvisioner } from "../provisioners/puppet.ts";
 import { ShellProvisioner } from "../provisioners/shell.ts";
 import { transportFor } from "../transports/index.ts";
 import type { Transport } from "../transports/transport.ts";
@@ -26,6 +28,17 @@ export function driverFor(plan: InstancePlan): Driver {
   }
 }
 
+export function provisionerFor(plan: InstancePlan): Provisioner {
+  switch (plan.provisioner.name) {
+    case "shell":
+      return new ShellProvisioner();
+    case "ansible":
+      return new AnsibleProvisioner();
+    case "puppet":
+      return new PuppetProvisioner();
+  }
+}
+
 /** The driver `galley doctor` and `galley setup` check where no galley.yml names one (a fresh project). */
 export const defaultDriver = (): Driver => new DockerDriver();
 
@@ -35,7 +48,7 @@ export function componentsFor(plan: InstancePlan): Components {
     driver,
     transport: transportFor(plan.transport),
     controlTransport: transportFor({ name: driver.controlTransport, commandTimeoutMs: 300_000 }),
-    provisioner: new ShellProvisioner(),
+    provisioner: provisionerFor(plan),
     verifier: new MochaVerifier(),
   };
 }

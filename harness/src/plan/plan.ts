@@ -5,7 +5,7 @@ import { findBox } from "../boxes/definition.ts";
 import { UserError } from "../errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { deepMerge, type Attrs } from "../config/merge.ts";
-import { durationMs, type ArtifactSpec, type GalleyConfig, type ServiceSpec } from "../config/schema.ts";
+import { durationMs, type ArtifactSpec, type GalleyConfig, type ProvisionerConfig, type ServiceSpec, type SuiteConfig } from "../config/schema.ts";
 
 /** Nodes of a suite that gives a count are named infra0, infra1, … unless it sets node_prefix. */
 export const DEFAULT_NODE_PREFIX = "infra";
@@ -14,7 +14,15 @@ export interface NodePlan {
   name: string;
   index: number;
   attributes: Attrs;
+  /** What the config says the node is for (suites[].nodes[].roles). */
+  roles?: string[];
 }
+
+/** The provisioner of an instance; every path is absolute. */
+export type ProvisionerPlan =
+  | { name: "shell"; path: string; script: string; clusterScript?: string; timeoutMs: number }
+  | { name: "ansible"; playbook: string; requirements?: string; extraVars: Attrs; options: string[]; timeoutMs: number }
+  | { name: "puppet"; manifest: string; clusterManifest?: string; modulepath: string[]; install: boolean; options: string[]; timeoutMs: number };
 
 export interface InstancePlan {
   name: string;
@@ -27,7 +35,7 @@ export interface InstancePlan {
   boxDir: string;
   driver: GalleyConfig["driver"] & { bootTimeoutMs: number };
   transport: { name: "docker-exec" | "ssh"; commandTimeoutMs: number };
-  provisioner: { path: string; script: string; clusterScript?: string; timeoutMs: number };
+  provisioner: ProvisionerPlan;
   verifier: { suites: string[]; timeoutMs: number; reporter: string; chaos?: string[] };
   artifacts: Record<string, ArtifactSpec & { base: string }>;
   /** Service containers of the instance; `script` is absolute. */
@@ -76,12 +84,7 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
           name: c.transport?.name ?? "docker-exec",
           commandTimeoutMs: durationMs(c.transport?.command_timeout, 600_000),
         },
-        provisioner: {
-          path: path.resolve(root, suite.provisioner?.path ?? c.provisioner.path),
-          script: suite.provisioner?.script ?? c.provisioner.script ?? "provision.sh",
-          clusterScript: suite.provisioner?.cluster_script ?? c.provisioner.cluster_script,
-          timeoutMs: durationMs(c.provisioner.timeout, 600_000),
-        },
+        provisioner: provisionerPlan(c.provisioner, suite, root),
         verifier: {
           suites: [suite.verifier?.suites ?? c.verifier.suites].flat().map((s) => path.resolve(root, s)),
           timeoutMs: durationMs(c.verifier.timeout, 180_000),
@@ -93,11 +96,53 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
         extraNetworks,
         environment: suite.environment,
         attributes,
-        nodes: nodeList.map((n, index) => ({ name: n.name, index, attributes: deepMerge(attributes, n.attributes) })),
+        nodes: nodeList.map((n, index) => ({
+          name: n.name,
+          index,
+          attributes: deepMerge(attributes, n.attributes),
+          ...("roles" in n && n.roles ? { roles: n.roles } : {}),
+        })),
       });
     }
   }
   return plans;
+}
+
+function provisionerPlan(p: ProvisionerConfig, suite: SuiteConfig, root: string): ProvisionerPlan {
+  const timeoutMs = durationMs(p.timeout as number | string | undefined, 600_000);
+  const abs = (rel: string) => path.resolve(root, rel);
+  switch (p.name) {
+    case "shell":
+      return {
+        name: "shell",
+        path: abs(suite.provisioner?.path ?? p.path),
+        script: suite.provisioner?.script ?? p.script ?? "provision.sh",
+        clusterScript: suite.provisioner?.cluster_script ?? p.cluster_script,
+        timeoutMs,
+      };
+    case "ansible":
+      return {
+        name: "ansible",
+        playbook: abs(p.playbook),
+        ...(p.requirements ? { requirements: abs(p.requirements) } : {}),
+        extraVars: p.extra_vars ?? {},
+        options: p.options ?? [],
+        timeoutMs,
+      };
+    case "puppet":
+      return {
+        name: "puppet",
+        manifest: abs(p.manifest),
+        ...(p.cluster_manifest ? { clusterManifest: abs(p.cluster_manifest) } : {}),
+        modulepath: [p.modulepath ?? []].flat().map(abs),
+        install: p.install ?? true,
+        options: p.options ?? [],
+        timeoutMs,
+      };
+    default:
+      // chef: the schema refuses it; a plan never holds it.
+      throw new UserError(`the ${p.name} provisioner is not available`);
+  }
 }
 
 /**

@@ -4,15 +4,20 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { flattenAttributes } from "../config/attribute-env.ts";
-import type { InstancePlan } from "../plan/plan.ts";
-import type { NodeFacts, Provisioner } from "./provisioner.ts";
+import type { InstancePlan, ProvisionerPlan } from "../plan/plan.ts";
+import type { NodeFacts, NodeProvisioner } from "./provisioner.ts";
+
+function shell(plan: InstancePlan): Extract<ProvisionerPlan, { name: "shell" }> {
+  if (plan.provisioner.name !== "shell") throw new Error(`${plan.name}: the shell provisioner was given a ${plan.provisioner.name} plan`);
+  return plan.provisioner;
+}
 
 /** Galley's helper library for shell provisionings (harness/lib/galley.sh), uploaded to every node. */
 export const HELPER_LIBRARY = fileURLToPath(new URL("../../lib", import.meta.url));
 
-export class ShellProvisioner implements Provisioner {
+export class ShellProvisioner implements NodeProvisioner {
   source(plan: InstancePlan): string {
-    return plan.provisioner.path;
+    return shell(plan).path;
   }
 
   uploads(): { local: string; remote: string }[] {
@@ -38,11 +43,19 @@ export class ShellProvisioner implements Provisioner {
   }
 
   runCommand(plan: InstancePlan, remoteDir: string): string {
-    return `: > ${remoteDir}/changes && bash ${path.posix.join(remoteDir, "provision", plan.provisioner.script)}`;
+    return `: > ${remoteDir}/changes && bash ${path.posix.join(remoteDir, "provision", shell(plan).script)}`;
+  }
+
+  runName(plan: InstancePlan): string {
+    return shell(plan).script;
   }
 
   clusterCommand(plan: InstancePlan, remoteDir: string): string | undefined {
-    const script = plan.provisioner.clusterScript;
+    const script = shell(plan).clusterScript;
     return script ? `bash ${path.posix.join(remoteDir, "provision", script)}` : undefined;
+  }
+
+  clusterName(plan: InstancePlan): string {
+    return shell(plan).clusterScript ?? "(no cluster script)";
   }
 }

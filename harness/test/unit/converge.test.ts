@@ -99,7 +99,7 @@ describe("converge with fake boxes", function () {
       ]);
       const uploads = transport.uploads.filter((u) => u.node === node);
       expect(uploads.map((u) => [u.localDir, u.files])).to.deep.equal([
-        [project.plan.provisioner.path, ["cluster.sh", "provision.sh"]],
+        [project.plan.provisioner.name === "shell" && project.plan.provisioner.path, ["cluster.sh", "provision.sh"]],
         [HELPER_LIBRARY, ["galley.sh"]],
         [keys, ["id_rsa"]],
         [path.join(artifacts, "fleet"), ["VERSION", "bin/fleet"]],

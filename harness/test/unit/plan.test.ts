@@ -19,7 +19,7 @@ describe("plan", () => {
     expect(p, "static-debian-12").to.exist;
     expect(p.nodes.map((n) => n.name)).to.deep.equal(["infra0", "infra1", "infra2"]);
     expect(p.stateDir).to.equal(path.join(repo, ".galley", "static-debian-12"));
-    expect(p.provisioner.path).to.equal(path.join(repo, "fixtures", "fleet-cluster"));
+    expect(p.provisioner.name === "shell" && p.provisioner.path).to.equal(path.join(repo, "fixtures", "fleet-cluster"));
   });
 
   it("merges attributes defaults < platform < suite < node", () => {
