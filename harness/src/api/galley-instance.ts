@@ -15,11 +15,13 @@ import { fileURLToPath } from "node:url";
 import { loadConfig, resolveConfigPath } from "../config/load.ts";
 import { attachPath } from "../contracts/attach.ts";
 import { UserError } from "../errors.ts";
+import { afterRun } from "../evidence/after-run.ts";
 import { componentsFor } from "../instance/components.ts";
 import { Instance } from "../instance/instance.ts";
 import { planInstances } from "../plan/plan.ts";
 import { Cluster, connectBoxes, readAttachFile } from "../suite-api/cluster.ts";
-import type { Node } from "../suite-api/node.ts";
+import type { FaultChannel, Node } from "../suite-api/node.ts";
+import type { InstanceLog } from "../util/instance-log.ts";
 import type { AttachFile } from "../contracts/attach.ts";
 
 const bin = fileURLToPath(new URL("../../bin/galley.js", import.meta.url));
@@ -58,7 +60,7 @@ export class GalleyInstance {
     const plans = planInstances(loaded);
     const plan = plans.find((p) => p.name === this.name);
     if (!plan) throw new UserError(`${loaded.file}: no instance ${this.name} (instances: ${plans.map((p) => p.name).join(", ")})`);
-    const instance = new Instance(plan, componentsFor(plan), (p) => [process.execPath, bin, "--config", p.configFile, "fault", p.name]);
+    const instance = new Instance(plan, componentsFor(plan), (p) => [process.execPath, bin, "--config", p.configFile, "fault", p.name], afterRun);
     await instance.open(`GalleyInstance(${this.name}).start()`);
     const keep = Boolean(this.options.keep);
     let stopped: Promise<void> | undefined;
@@ -89,16 +91,17 @@ export class GalleyInstance {
     }
     const a = readAttachFile(attachPath(plan.stateDir));
     // Faults go straight to this process's engine (the driver acts, the runner records them).
-    const { nodes, services } = connectBoxes<A>(a, plan.stateDir, (node, kind) => instance.fault(node, kind));
-    return new StartedGalleyInstance<A>(a, nodes, services, running);
+    const channel: FaultChannel = (spec) => instance.fault(spec);
+    const { nodes, services, log } = connectBoxes<A>(a, plan.stateDir, channel);
+    return new StartedGalleyInstance<A>(a, nodes, services, channel, log, running);
   }
 }
 
 /** A running instance: the Cluster its suites would see (nodes, Node verbs, faults), and stop(). */
 export class StartedGalleyInstance<A extends object = Record<string, any>> extends Cluster<A> {
   /** @internal */
-  constructor(a: AttachFile, nodes: Node<A>[], services: Node[], private readonly running: Running) {
-    super(a, nodes, services);
+  constructor(a: AttachFile, nodes: Node<A>[], services: Node[], channel: FaultChannel, log: InstanceLog, private readonly running: Running) {
+    super(a, nodes, services, channel, undefined, log);
   }
 
   /** Destroys the instance (unless `keep` was asked) and lets go of it. Safe to call twice. */

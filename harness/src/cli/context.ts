@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Option } from "commander";
 import { loadConfig, resolveConfigPath, type LoadedConfig } from "../config/load.ts";
 import { GalleyError, InstanceFailure, UserError } from "../errors.ts";
+import { afterRun } from "../evidence/after-run.ts";
 import { componentsFor } from "../instance/components.ts";
 import { Instance } from "../instance/instance.ts";
 import { planMatrix } from "../matrix/plan.ts";
@@ -36,7 +37,7 @@ export class CliContext {
 
   /** An instance with its plugins; `galley fault` is how its suites inject faults outside `galley verify`. */
   instance(plan: InstancePlan): Instance {
-    return new Instance(plan, componentsFor(plan), (p) => [process.execPath, bin, "--config", p.configFile, "fault", p.name]);
+    return new Instance(plan, componentsFor(plan), (p) => [process.execPath, bin, "--config", p.configFile, "fault", p.name], afterRun);
   }
 
   /** One instance that must exist (created), by exact name. */

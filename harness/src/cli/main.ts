@@ -4,7 +4,10 @@ import { Command } from "commander";
 import { GalleyError, InstanceFailure } from "../errors.ts";
 import { openInstances } from "../instance/instance.ts";
 import { killChildren } from "../util/children.ts";
+import * as chaos from "./commands/chaos.ts";
+import * as collect from "./commands/collect.ts";
 import * as doctor from "./commands/doctor.ts";
+import * as fault from "./commands/fault.ts";
 import * as init from "./commands/init.ts";
 import * as lifecycle from "./commands/lifecycle.ts";
 import * as list from "./commands/list.ts";
@@ -24,7 +27,7 @@ program.hook("preAction", () => {
   if (program.opts().verbose) process.env.GALLEY_VERBOSE = "1";
 });
 const ctx = new CliContext(() => program.opts().config);
-const COMMANDS = [init, doctor, list, lifecycle, test, matrix, nodes, prune];
+const COMMANDS = [init, doctor, list, lifecycle, test, matrix, nodes, fault, chaos, collect, prune];
 for (const c of COMMANDS) c.register(program, ctx);
 
 // Interrupts: save every open instance's state, say how to go on, exit promptly.
@@ -46,7 +49,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
           `  clean up: galley destroy ${inst.plan.name}\n`,
       );
     }
-    void Promise.all([...openInstances].map((i) => i.close())).finally(() => process.exit(130));
+    // Network faults, frozen nodes and units are undone before exiting: nothing stays cut off or frozen.
+    void Promise.all([...openInstances].map((i) => i.healOnInterrupt().catch(() => {}).finally(() => i.close()))).finally(() => process.exit(130));
   });
 }
 

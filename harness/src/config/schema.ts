@@ -205,7 +205,11 @@ export const SuiteConfig = z.strictObject({
   services: Services.optional(),
   /** Overrides the shell provisioner's folder or scripts for this suite (shell only). */
   provisioner: z.strictObject({ path: z.string().optional(), script: z.string().optional(), cluster_script: z.string().optional() }).optional(),
-  verifier: z.strictObject({ suites: z.union([z.string(), z.array(z.string()).min(1)]).optional() }).optional(),
+  verifier: z.strictObject({
+    suites: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    /** The checks `galley chaos` runs (invariants, chaos(), final checks): spec files or folders. */
+    chaos: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+  }).optional(),
 });
 
 /**

@@ -2,6 +2,9 @@
 // after every action and read by the suite API. Suites never load the config or the state file: this
 // file is the whole contract between the engine and the code that checks a cluster.
 import path from "node:path";
+import type { FaultSpec } from "./faults.ts";
+
+export { FAULT_KINDS, type FaultKind, type FaultSpec } from "./faults.ts";
 
 /** How to reach one box (a node or a service): what its transport needs, nothing more. */
 export interface BoxAddress {
@@ -51,7 +54,7 @@ export interface AttachFile {
   services: BoxAddress[];
   driver: {
     name: string;
-    /** Fault verbs the driver offers (crash, stop, start, isolate, rejoin); empty when it has none. */
+    /** Fault kinds the driver offers (crash, stop, …, partition, degrade, heal); empty when it has none. */
     faults: string[];
   };
   /** The Galley command that injects faults when no engine is attached (`galley fault …`). */
@@ -64,12 +67,9 @@ export function attachPath(stateDir: string): string {
   return path.join(stateDir, ATTACH_FILE);
 }
 
-export type FaultKind = "crash" | "stop" | "start" | "isolate" | "rejoin";
-export const FAULT_KINDS: readonly FaultKind[] = ["crash", "stop", "start", "isolate", "rejoin"];
-
 /** A fault request from a suite process to the engine that runs it (over the child's IPC channel). */
 export interface FaultRequest {
-  galleyFault: { id: number; node: string; kind: FaultKind };
+  galleyFault: FaultSpec & { id: number };
 }
 export interface FaultReply {
   galleyFaultReply: { id: number; error?: string };

@@ -1,7 +1,8 @@
 // Drivers make and remove boxes. What they learn (container ids, addresses, keys) they report to the
 // runner, which alone writes the instance state (as in Test Kitchen, where plugins fill `state` and the
 // ActionRunner saves it). Fault injection is an optional capability.
-import type { FaultKind, TransportSpec } from "../contracts/attach.ts";
+import type { TransportSpec } from "../contracts/attach.ts";
+import { NETWORK_KINDS, type FaultKind, type LinkShape } from "../contracts/faults.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceState, NodeState } from "../state/state-file.ts";
 import type { Check } from "../util/check.ts";
@@ -54,10 +55,22 @@ export interface Driver {
   readonly controlTransport: TransportSpec["name"];
   /** Fault verbs, NixOS-test-driver style; absent on a driver that cannot inject faults. */
   readonly faults?: NodeFaults;
+  /**
+   * Writes what a person needs to see why a node failed into `dir` (journal, failed units, network,
+   * the box's description), also for a node that is down: whatever can still be read. Returns the
+   * files written and, for what could not be read, why. Optional (kind's CollectLogs).
+   */
+  collect?(state: InstanceState, node: string, dir: string): Promise<CollectReport>;
   /** `galley doctor`: what this driver needs on the machine (its engine, limits, disk), each with its fix. */
   prerequisites?(): Promise<Check[]>;
   /** `galley setup` (as root): does an action one of its checks names (Check.action). */
   provide?(action: string, progress: Progress): Promise<void>;
+}
+
+export interface CollectReport {
+  files: string[];
+  /** "journal: the node is down (container exited, exit code 137)". */
+  missing: string[];
 }
 
 export interface NodeFaults {
@@ -70,6 +83,42 @@ export interface NodeFaults {
   /** Cut the node from the instance network; the control transport still reaches it. */
   isolate(state: InstanceState, node: string): Promise<void>;
   rejoin(state: InstanceState, node: string): Promise<void>;
+  /** Freeze every process of the node (sockets stay open, the kernel still answers); optional. */
+  pause?(state: InstanceState, node: string): Promise<void>;
+  resume?(state: InstanceState, node: string): Promise<void>;
+  /** Faults between nodes (drops and degraded links); optional. */
+  network?: NetworkFaults;
 }
 
-export const faultKindsOf = (d: Driver): FaultKind[] => (d.faults ? (Object.keys(d.faults) as FaultKind[]) : []);
+/** The link faults one node takes part in, by peer address; the engine compiles them from the faults in effect. */
+export interface LinkRules {
+  /** Peers whose packets this node must not receive. */
+  dropFrom: string[];
+  /** Peers this node's packets must not reach. */
+  dropTo: string[];
+  /** How this node's packets to each peer are degraded. */
+  shape: { to: string; shape: LinkShape }[];
+}
+
+export const noLinkRules = (): LinkRules => ({ dropFrom: [], dropTo: [], shape: [] });
+
+export interface NetworkFaults {
+  /**
+   * Makes the node's link faults exactly `rules`, replacing whatever was there; empty rules leave no
+   * trace in the node's network. Applied from outside the node: its own tools may be missing, and the
+   * control transport keeps working. May return what the replaced faults reported (a shaper's counts).
+   */
+  apply(state: InstanceState, node: string, rules: LinkRules): Promise<string | void>;
+  /** What is in effect in the node's network now (rules, queues, shaper), for evidence and tests. */
+  describe(state: InstanceState, node: string): Promise<string>;
+}
+
+/** The fault kinds a driver offers (heal and the unit verbs need nothing beyond the basic verbs). */
+export function faultKindsOf(d: Driver): FaultKind[] {
+  const f = d.faults;
+  if (!f) return [];
+  const kinds: FaultKind[] = ["crash", "stop", "start", "isolate", "rejoin", "pause-unit", "resume-unit", "heal"];
+  if (f.pause && f.resume) kinds.push("pause", "resume");
+  if (f.network) kinds.push(...NETWORK_KINDS);
+  return kinds;
+}

@@ -5,20 +5,23 @@
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { resolveArtifact } from "../artifacts/resolve.ts";
-import { attachPath, type AttachFile, type BoxAddress, type FaultKind } from "../contracts/attach.ts";
+import { attachPath, type AttachFile, type BoxAddress } from "../contracts/attach.ts";
+import type { FaultSpec } from "../contracts/faults.ts";
 import { deepMerge } from "../config/merge.ts";
 import { faultKindsOf, type DriverFacts } from "../drivers/driver.ts";
 import { ActionFailed, ChecksFailed, EnvironmentError, InstanceFailure, LockedError, messageOf, summaryOf, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import { converge, type ConvergeFacts } from "../provisioners/converge.ts";
 import { nestExports, serviceAddresses, setUpServices } from "../services/services.ts";
-import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type ActiveFault, type InstanceState } from "../state/state-file.ts";
+import { lockInstance, readState, writeJsonAtomic, writeState, type Action, type InstanceState } from "../state/state-file.ts";
 import { InstanceLog } from "../util/instance-log.ts";
 import { ensureInstanceKey } from "../util/ssh-key.ts";
 import { PhaseClock, StepTimings } from "../util/step-timings.ts";
 import { formatMs, isVerbose, line, task } from "../util/ui.ts";
 import { formatCounts, type CheckResult } from "../verifiers/results.ts";
 import type { Components } from "./components.ts";
+import { FaultRunner } from "./fault-runner.ts";
+import { timelineFile } from "./faults.ts";
 import { actionsBetween } from "./fsm.ts";
 
 export type DestroyPolicy = "passing" | "always" | "never";
@@ -29,16 +32,33 @@ export const openInstances = new Set<Instance>();
 /** The command a suite runs to inject a fault when no engine is attached (argv, then NODE KIND). */
 export type FaultCommand = (plan: InstancePlan) => string[];
 
+/** What happened in a run of checks (verify, chaos) or a failed action, for what runs after it. */
+export interface RunOutcome {
+  failed: boolean;
+  reason: string;
+  /** The run's results and the JUnit file to rewrite with attachments. */
+  results?: { json: string; junit: string };
+}
+
+/**
+ * Runs after checks and after a failed action: the evidence bundle and the report (evidence/after-run.ts,
+ * given by the CLI; the runner does not import it, so evidence and report may read the instance). Returns
+ * the lines to print.
+ */
+export type AfterRun = (inst: Instance, outcome: RunOutcome) => Promise<string>;
+
 export class Instance {
   readonly log: InstanceLog;
   state: InstanceState;
   lastVerify?: CheckResult[];
   private unlock?: () => Promise<void>;
+  private readonly faults = new FaultRunner(this);
 
   constructor(
     readonly plan: InstancePlan,
     readonly components: Components,
     private readonly faultCommand: FaultCommand = () => [],
+    private readonly afterRun: AfterRun = async () => "",
   ) {
     this.log = new InstanceLog(plan.stateDir);
     this.state = this.readStateOrFresh();
@@ -164,30 +184,16 @@ export class Instance {
   }
 
   /**
-   * A fault on a node, asked for by a check (through the verifier) or by `galley fault`: the driver
-   * acts, and the state records what is in effect.
+   * A fault asked for by a check (through the verifier), by `galley fault` or by a chaos schedule: the
+   * driver acts, the state records what is in effect, and the timeline (faults.jsonl) when.
    */
-  async fault(node: string, kind: FaultKind): Promise<void> {
-    const faults = this.components.driver.faults;
-    if (!faults) throw new UserError(`the ${this.components.driver.name} driver cannot inject faults (${kind} on ${node} of ${this.plan.name})`);
-    this.address(node); // names the valid nodes when this one is unknown
-    if (kind === "start") await faults.start(this.state, node, this.plan.driver.bootTimeoutMs);
-    else await faults[kind](this.state, node);
-    const effect: Record<FaultKind, (f: ActiveFault[]) => ActiveFault[]> = {
-      crash: (f) => [...f.filter((x) => x !== "stopped" && x !== "crashed"), "crashed"],
-      stop: (f) => [...f.filter((x) => x !== "stopped" && x !== "crashed"), "stopped"],
-      start: (f) => f.filter((x) => x !== "stopped" && x !== "crashed"),
-      isolate: (f) => [...f.filter((x) => x !== "isolated"), "isolated"],
-      rejoin: (f) => f.filter((x) => x !== "isolated"),
-    };
-    const all = { ...this.state.faults };
-    const now = effect[kind](all[node] ?? []);
-    if (now.length) all[node] = now;
-    else delete all[node];
-    if (Object.keys(all).length) this.state.faults = all;
-    else delete this.state.faults;
-    this.log.write(`${node} fault`, `${kind}: in effect now: ${now.join(", ") || "none"}`);
-    this.save();
+  fault(spec: FaultSpec): Promise<void> {
+    return this.faults.fault(spec);
+  }
+
+  /** On an interrupt: undo what is quick to undo, so nothing stays cut off or frozen. */
+  healOnInterrupt(): Promise<void> {
+    return this.faults.healOnInterrupt();
   }
 
   /** A step's timing line: into the instance log and the state (`timings.<step>`). */
@@ -225,12 +231,13 @@ export class Instance {
           case "destroy":
             await driver.destroy(plan, state);
             rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
-            for (const k of ["changes", "exports", "artifacts", "faults", "sshKey", "services", "network", "volumes", "session", "changedBy"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "links", "sshKey", "services", "network", "volumes", "session", "changedBy"] as const) delete state[k];
             state.nodes = {};
             break;
           case "create": {
             // New service boxes mean new tokens: what the old ones exported is void.
-            for (const k of ["changes", "exports", "artifacts", "faults", "changedBy"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "links", "changedBy"] as const) delete state[k];
+            rmSync(timelineFile(plan.stateDir), { force: true }); // a new cluster: its fault timeline starts empty
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
             const phases = new PhaseClock();
@@ -291,7 +298,13 @@ export class Instance {
       // instance (an action, a node that cannot be reached, a failed check) names the instance.
       if (err instanceof UserError || err instanceof EnvironmentError || err instanceof LockedError) throw err;
       if (err instanceof InstanceFailure) throw err;
-      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})`, { cause: err });
+      // Evidence a person can read (every node's journal, units, network, faults) and the report.
+      const evidence = action === "destroy" ? "" : await this.afterRun(this, {
+        failed: true,
+        reason: `${what} failed: ${messageOf(err).split("\n")[0]}`,
+        results: action === "verify" ? { json: path.join(plan.stateDir, "verify.json"), junit: path.join(plan.stateDir, "junit.xml") } : undefined,
+      }).catch(() => "");
+      throw new InstanceFailure(plan.name, action, `${what} failed on ${plan.name}:\n${messageOf(err)}\n(log: ${this.log.file})${evidence ? `\n${evidence}` : ""}`, { cause: err });
     } finally {
       this.save();
     }
@@ -323,7 +336,7 @@ export class Instance {
       plan: this.plan,
       attachFile: attachPath(this.plan.stateDir),
       log: this.log,
-      fault: (node, kind) => this.fault(node, kind),
+      fault: (spec) => this.fault(spec),
     });
     const results = report.checks;
     this.lastVerify = results;
@@ -344,7 +357,8 @@ export class Instance {
       const detail = failed.map((r) => `  ✗ ${r.title}\n${indent(r.error ?? "", 6)}`).join("\n");
       throw new ChecksFailed(`${failed.length} of ${results.length} checks failed (${passed.length} passed, ${skipped.length} skipped):\n${detail}\n  per suite:\n${perSuite}`, failed.map((r) => r.title));
     }
-    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}`);
+    const drawn = await this.afterRun(this, { failed: false, reason: "" });
+    line(`  ${passed.length} checks passed on ${this.plan.name}${skipped.length ? `, ${skipped.length} skipped` : ""}\n${perSuite}${skips ? `\n${skips}` : ""}${drawn ? `\n  ${drawn}` : ""}`);
   }
 }
 

@@ -40,7 +40,7 @@ export interface InstancePlan {
   driver: Omit<Partial<DockerDriverConfig> & Partial<VagrantDriverConfig>, "name"> & { name: GalleyConfig["driver"]["name"]; bootTimeoutMs: number };
   transport: { name: "docker-exec" | "ssh"; commandTimeoutMs: number };
   provisioner: ProvisionerPlan;
-  verifier: { suites: string[]; timeoutMs: number; reporter: string };
+  verifier: { suites: string[]; timeoutMs: number; reporter: string; chaos?: string[] };
   artifacts: Record<string, ArtifactSpec & { base: string }>;
   /** Service containers of the instance; `script` is absolute. */
   services: Record<string, ServiceSpec & { networks: string[] }>;
@@ -94,6 +94,7 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
           suites: [suite.verifier?.suites ?? c.verifier.suites].flat().map((s) => path.resolve(root, s)),
           timeoutMs: durationMs(c.verifier.timeout, 180_000),
           reporter: c.verifier.reporter ?? "spec",
+          ...(suite.verifier?.chaos ? { chaos: [suite.verifier.chaos].flat().map((s) => path.resolve(root, s)) } : {}),
         },
         artifacts,
         services,

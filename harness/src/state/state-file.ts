@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import type { AttachedArtifact, BoxAddress } from "../contracts/attach.ts";
+import type { FaultSpec } from "../contracts/faults.ts";
 import { LockedError, UserError } from "../errors.ts";
 
 export type Action = "destroy" | "create" | "converge" | "verify";
@@ -14,8 +15,15 @@ export interface NodeState extends Omit<BoxAddress, "name"> {
   hostname: string;
 }
 
-/** A fault in effect on a node, until a start or rejoin undoes it. */
-export type ActiveFault = "crashed" | "stopped" | "isolated";
+/** A fault in effect on a node, until a start, rejoin or resume undoes it ("paused:fleet.service": one unit frozen). */
+export type ActiveFault = "crashed" | "stopped" | "isolated" | "paused" | `paused:${string}`;
+
+/** A network fault in effect (partition, drop, degrade), until a heal. */
+export interface ActiveLinkFault {
+  spec: FaultSpec;
+  /** ISO time it took effect. */
+  since: string;
+}
 
 export interface InstanceState {
   instance: string;
@@ -40,6 +48,8 @@ export interface InstanceState {
   artifacts?: Record<string, AttachedArtifact>;
   /** Faults in effect, by node (`galley list` shows them). */
   faults?: Record<string, ActiveFault[]>;
+  /** Network faults in effect between nodes, in the order they were made (`galley list` shows them). */
+  links?: ActiveLinkFault[];
   /** Destructive suites that changed the cluster since its last converge: the next verify converges first. */
   changedBy?: string[];
   /** Where the last create and converge spent their seconds (step → one line), as `galley -v` prints it. */

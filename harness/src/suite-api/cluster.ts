@@ -5,18 +5,43 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { attachPath, type AttachedArtifact, type AttachFile, type FaultKind, type FaultReply, type FaultRequest } from "../contracts/attach.ts";
+import { attachPath, type AttachedArtifact, type AttachFile, type FaultReply, type FaultRequest } from "../contracts/attach.ts";
+import { describeFault, type FaultSpec } from "../contracts/faults.ts";
 import { UserError } from "../errors.ts";
 import { transportFor } from "../transports/index.ts";
 import { InstanceLog } from "../util/instance-log.ts";
+import { prng, seedOf } from "../util/prng.ts";
+import { Faults } from "./faults.ts";
 import { Node, type FaultChannel } from "./node.ts";
 
+export interface AttachOptions<A extends object> {
+  /** The instance (default: GALLEY_INSTANCE, or the one `galley verify` runs). */
+  instance?: string;
+  /** How to find the leader, for faults aimed at the `leader` role (and `cluster.leader()`). */
+  leader?: (cluster: Cluster<A>) => Promise<Node<A>>;
+}
+
 export class Cluster<A extends object = Record<string, any>> {
+  /** Faults between nodes and on roles: partition, drop, degrade, heal, pause… (see Faults). */
+  readonly faults: Faults<Node<A>>;
+
   constructor(
     private readonly file: AttachFile,
     readonly nodes: Node<A>[],
     readonly services: Node[] = [],
-  ) {}
+    channel: FaultChannel = async () => {},
+    private readonly findLeader?: (cluster: Cluster<A>) => Promise<Node<A>>,
+    log?: InstanceLog,
+  ) {
+    const seed = process.env.GALLEY_SEED ? Number(process.env.GALLEY_SEED) : seedOf(file.instance);
+    this.faults = new Faults<Node<A>>(nodes, channel, prng(seed), findLeader && (() => findLeader(this)), log);
+  }
+
+  /** The leader, as the function given to useCluster({ leader }) finds it. */
+  async leader(): Promise<Node<A>> {
+    if (!this.findLeader) throw new UserError("cluster.leader() needs a way to find the leader: useCluster({ leader: async (cluster) => node })");
+    return this.findLeader(this);
+  }
 
   /** The instance's name (`static-debian-12`). */
   get name(): string {
@@ -97,25 +122,27 @@ export function readAttachFile(file: string): AttachFile {
 }
 
 /** Attaches to an instance: its nodes and services, ready to run commands on. */
-export async function attach<A extends object = Record<string, any>>(instance?: string): Promise<Cluster<A>> {
-  const file = findAttachFile(instance);
+export async function attach<A extends object = Record<string, any>>(options?: string | AttachOptions<A>): Promise<Cluster<A>> {
+  const o: AttachOptions<A> = typeof options === "string" ? { instance: options } : options ?? {};
+  const file = findAttachFile(o.instance);
   const a = readAttachFile(file);
-  const { nodes, services } = connectBoxes<A>(a, path.dirname(file));
-  return new Cluster<A>(a, nodes, services);
+  const faults = faultChannel(a);
+  const { nodes, services, log } = connectBoxes<A>(a, path.dirname(file), faults);
+  return new Cluster<A>(a, nodes, services, faults, o.leader, log);
 }
 
 /**
  * An attach file's nodes and services, reached through its transports; faults through `faults` (by
  * default the engine running the suite, or `galley fault`; the programmatic API passes its own engine).
  */
-export function connectBoxes<A extends object = Record<string, any>>(a: AttachFile, stateDir: string, faults: FaultChannel = faultChannel(a)): { nodes: Node<A>[]; services: Node[] } {
+export function connectBoxes<A extends object = Record<string, any>>(a: AttachFile, stateDir: string, faults: FaultChannel = faultChannel(a)): { nodes: Node<A>[]; services: Node[]; log: InstanceLog } {
   const log = new InstanceLog(stateDir);
   const transport = transportFor(a.transport);
   const control = transportFor(a.controlTransport);
   const nodes = a.nodes.map((n) => new Node<A>(n, n.attributes as A, transport, faults, log, n.index));
   // Services are reached through the driver's control transport whatever the nodes' transport is.
   const services = a.services.map((s) => new Node(s, {}, control, faults, log));
-  return { nodes, services };
+  return { nodes, services, log };
 }
 
 /**
@@ -123,18 +150,18 @@ export function connectBoxes<A extends object = Record<string, any>>(a: AttachFi
  * plain mocha run, through `galley fault`. Either way the driver acts and the runner records it.
  */
 function faultChannel(a: AttachFile): FaultChannel {
-  return async (node: string, kind: FaultKind) => {
-    if (!a.driver.faults.includes(kind)) {
-      throw new UserError(`the ${a.driver.name} driver of ${a.instance} cannot ${kind} a node (its fault verbs: ${a.driver.faults.join(", ") || "none"}): this check needs a driver with faults`);
+  return async (spec: FaultSpec) => {
+    if (!a.driver.faults.includes(spec.kind)) {
+      throw new UserError(`the ${a.driver.name} driver of ${a.instance} cannot ${describeFault(spec)} (its faults: ${a.driver.faults.join(", ") || "none"}): this check needs a driver with that fault`);
     }
-    if (process.send && process.env.GALLEY_ATTACH) return viaEngine(node, kind);
+    if (process.send && process.env.GALLEY_ATTACH) return viaEngine(spec);
     const [cmd, ...args] = a.faultCommand;
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(cmd!, [...args, node, kind], { stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(cmd!, [...args, "--spec", JSON.stringify(spec)], { stdio: ["ignore", "ignore", "pipe"] });
       let err = "";
       child.stderr.on("data", (b) => (err += b));
       child.on("error", reject);
-      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`galley fault ${node} ${kind} failed (exit ${code}): ${err.trim()}`))));
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`galley fault ${describeFault(spec)} failed (exit ${code}): ${err.trim()}`))));
     });
   };
 }
@@ -142,12 +169,12 @@ function faultChannel(a: AttachFile): FaultChannel {
 let nextId = 0;
 const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
-function viaEngine(node: string, kind: FaultKind): Promise<void> {
+function viaEngine(spec: FaultSpec): Promise<void> {
   if (!waiting.size) process.on("message", onReply);
   const id = ++nextId;
   return new Promise<void>((resolve, reject) => {
     waiting.set(id, { resolve, reject });
-    process.send!({ galleyFault: { id, node, kind } } satisfies FaultRequest);
+    process.send!({ galleyFault: { ...spec, id } } satisfies FaultRequest);
   });
 }
 

@@ -6,10 +6,13 @@ import * as chai from "chai";
 // in the module graph the specs load, so it is the same chai they use.
 chai.config.truncateThreshold = 0;
 
-export { attach, Cluster } from "./cluster.ts";
+export { attach, Cluster, type AttachOptions } from "./cluster.ts";
+export { Faults, type DegradeOptions, type Target } from "./faults.ts";
+export type { FaultSpec, LinkShape, Role } from "../contracts/faults.ts";
 export { useCluster } from "./use-cluster.ts";
 export { Node, type WaitOptions } from "./node.ts";
 export { report } from "./report.ts";
+export { chaos, invariant, type InvariantOptions } from "./chaos.ts";
 export { skipIf } from "./skip.ts";
 export { destructive } from "./destructive.ts";
 export { retry, eventually, FailFast, TimedOut, type Check, type RetryOptions } from "../util/retry.ts";

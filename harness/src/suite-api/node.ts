@@ -1,15 +1,16 @@
 // A node as a verification suite sees it: the NixOS test driver's verbs, async, on top of one
 // primitive (execute, which never throws on a non-zero exit). Commands go straight to the node through
 // its transport; faults go through the engine (the driver acts, the runner records them).
-import type { BoxAddress, FaultKind } from "../contracts/attach.ts";
+import type { BoxAddress } from "../contracts/attach.ts";
+import { describeFault, isHarmless, type FaultSpec, type NodeVerb } from "../contracts/faults.ts";
 import { AssertionFailed, commandFailure, formatUnitFailure, NodeCommandFailed } from "../errors.ts";
 import type { Connection, ExecOptions, ExecResult, Transport } from "../transports/transport.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
 import { tail } from "../util/lines.ts";
 import { FailFast, retry } from "../util/retry.ts";
 
-/** Asks the engine to inject a fault on a node (and waits until it is done). */
-export type FaultChannel = (node: string, kind: FaultKind) => Promise<void>;
+/** Asks the engine to inject (or heal) a fault, and waits until it is done. */
+export type FaultChannel = (spec: FaultSpec) => Promise<void>;
 
 export interface WaitOptions {
   timeoutMs?: number;
@@ -119,38 +120,55 @@ export class Node<A extends object = Record<string, any>> {
 
   /** Power cut (SIGKILL). */
   crash(): Promise<void> {
-    return this.fault("crash");
+    return this.verb("crash");
   }
   /** Clean shutdown. */
   stop(): Promise<void> {
-    return this.fault("stop");
+    return this.verb("stop");
   }
   /** Boot again and wait for systemd (a running node is left as it is). */
   start(): Promise<void> {
-    return this.fault("start");
+    return this.verb("start");
   }
   /** Cut from the instance network (the control transport still reaches it). */
   isolate(): Promise<void> {
-    return this.fault("isolate");
+    return this.verb("isolate");
   }
   rejoin(): Promise<void> {
-    return this.fault("rejoin");
+    return this.verb("rejoin");
+  }
+  /** Freeze the whole node (every process; sockets stay open, the kernel still answers). No command reaches it until resume. */
+  pause(): Promise<void> {
+    return this.verb("pause");
+  }
+  resume(): Promise<void> {
+    return this.verb("resume");
+  }
+  /** Freeze one unit's processes (SIGSTOP; systemd still says active). */
+  pauseUnit(unit: string): Promise<void> {
+    return this.fault({ kind: "pause-unit", node: this.name, unit });
+  }
+  resumeUnit(unit: string): Promise<void> {
+    return this.fault({ kind: "resume-unit", node: this.name, unit });
+  }
+
+  private async verb(kind: NodeVerb): Promise<void> {
+    // A crashed, restarted or reconnected node's old connection may be dead: the next command opens a new one.
+    await this.resetAfter(this.fault({ kind, node: this.name }));
   }
 
   /**
-   * GALLEY_HARMLESS_FAULTS=crash,stop,isolate (or all) turns those faults into no-ops (rejoin follows
-   * isolate). It exists to test the fault suites themselves: each must fail when its fault does nothing.
+   * GALLEY_HARMLESS_FAULTS=crash,stop,isolate,pause,pause-unit,partition,drop,degrade (or all) turns those
+   * faults into no-ops (their undoing too). It exists to test fault suites: each must fail when its fault
+   * does nothing.
    */
-  private async fault(kind: FaultKind): Promise<void> {
-    const harmless = (process.env.GALLEY_HARMLESS_FAULTS ?? "").split(",").map((s) => s.trim());
-    const family = kind === "rejoin" ? "isolate" : kind;
-    if (kind !== "start" && (harmless.includes(family) || harmless.includes("all"))) {
-      this.log?.write(`${this.name} fault`, `${kind}: skipped (GALLEY_HARMLESS_FAULTS)`);
+  private async fault(spec: FaultSpec): Promise<void> {
+    if (isHarmless(spec.kind)) {
+      this.log?.write(`${this.name} fault`, `${describeFault(spec)}: skipped (GALLEY_HARMLESS_FAULTS)`);
       return;
     }
-    this.log?.write(`${this.name} fault`, kind);
-    // A crashed or restarted node's old connection is dead: the next command opens a new one.
-    await this.resetAfter(this.faults(this.name, kind));
+    this.log?.write(`${this.name} fault`, describeFault(spec));
+    await this.faults(spec);
   }
 
   private async resetAfter(p: Promise<void>): Promise<void> {

@@ -5,12 +5,14 @@
 //     const cluster = useCluster<FleetAttributes>();
 //     it("…", async () => { for (const n of cluster.nodes) … });
 //   });
-import { attach, type Cluster } from "./cluster.ts";
+//
+// useCluster({ leader: findLeader }) tells faults aimed at the `leader` role how to find it.
+import { attach, type AttachOptions, type Cluster } from "./cluster.ts";
 
-export function useCluster<A extends object = Record<string, any>>(instance?: string): Cluster<A> {
+export function useCluster<A extends object = Record<string, any>>(options?: string | AttachOptions<A>): Cluster<A> {
   let attached: Cluster<A> | undefined;
   before(async function () {
-    attached = await attach<A>(instance);
+    attached = await attach<A>(options);
   });
   after(async () => {
     await attached?.close();

@@ -1,5 +1,8 @@
 // What a verification run produced: one result per check, counted per suite (a spec file's top-level
 // describe). Shared by the mocha child that writes verify.json and the engine that reads it.
+import type { ChaosStepResult, PollResult } from "../suite-api/chaos.ts";
+
+export type { ChaosStepResult, PollResult };
 export interface CheckResult {
   title: string;
   /** The top-level suite (a spec file's describe). */
@@ -13,6 +16,9 @@ export interface CheckResult {
   skipReason?: string;
   /** What the check reported (`report(name, value)`), e.g. the versions a node runs. */
   properties?: Record<string, string>;
+  /** When it started and ended (epoch ms), for the report's time axis. */
+  startedAt?: number;
+  endedAt?: number;
 }
 
 export interface SuiteCounts {
@@ -26,6 +32,10 @@ export interface VerifyReport {
   instance: string;
   suites: SuiteCounts[];
   checks: CheckResult[];
+  /** Every poll of every invariant (suite-api invariant()). */
+  polls?: PollResult[];
+  /** The chaos schedule's steps as they ran (suite-api chaos()). */
+  chaos?: ChaosStepResult[];
   /** Titles of the suites that declared they change the cluster (run last; the next verify reconverges first). */
   destructive?: string[];
 }

@@ -1,7 +1,7 @@
 // Verifiers run an instance's checks and say what each found. The engine gives them the instance's
 // attach file (how to reach every node) and a way to inject faults that goes through the runner, so the
 // driver stays the only code that touches boxes and the runner the only one that writes state.
-import type { FaultKind } from "../contracts/attach.ts";
+import type { FaultSpec } from "../contracts/faults.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
 import type { VerifyReport } from "./results.ts";
@@ -11,8 +11,14 @@ export interface VerifyContext {
   /** .galley/<instance>/attach.json */
   attachFile: string;
   log: InstanceLog;
-  /** Injects a fault on behalf of a check (crash, stop, start, isolate, rejoin). */
-  fault(node: string, kind: FaultKind): Promise<void>;
+  /** Injects a fault on behalf of a check (a node verb, a partition, a degraded link, a heal…). */
+  fault(spec: FaultSpec): Promise<void>;
+  /** Other checks than the plan's suites (`galley chaos` runs its chaos checks). */
+  suites?: string[];
+  /** Extra environment for the checks (GALLEY_CHAOS, GALLEY_SEED). */
+  env?: Record<string, string>;
+  /** Where results go: <outputs>.json and the JUnit file (default verify.json and junit.xml). */
+  outputs?: { results: string; junit: string };
 }
 
 export interface Verifier {

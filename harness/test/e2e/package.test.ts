@@ -71,7 +71,7 @@ describe("galley as an npm package, in a project outside the repository", functi
     ok(r, "npm pack");
     const [info] = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
-    for (const f of ["bin/galley.js", "dist/cli/main.js", "dist/suite-api/index.js", "dist/suite-api/index.d.ts", "dist/verifiers/mocha/register.js", "boxes/debian-12/box.yml", "lib/galley.sh", "templates/starter/galley.yml", "dist/api/index.js", "dist/api/index.d.ts", "schema/galley.schema.json", "schema/box.schema.json", "templates/api/cluster.test.ts", "templates/ci/github-actions.yml", "templates/ci/gitlab-ci.yml"]) {
+    for (const f of ["bin/galley.js", "dist/cli/main.js", "dist/suite-api/index.js", "dist/suite-api/index.d.ts", "dist/verifiers/mocha/register.js", "boxes/debian-12/box.yml", "lib/galley.sh", "templates/starter/galley.yml", "dist/api/index.js", "dist/api/index.d.ts", "schema/galley.schema.json", "schema/box.schema.json", "templates/api/cluster.test.ts", "templates/ci/github-actions.yml", "templates/ci/gitlab-ci.yml", "tools/netshaper/main.go"]) {
       expect(files, f).to.include(f);
     }
     expect(files.filter((f) => f.startsWith("src/") || f.startsWith("test/")), "no sources or tests").to.deep.equal([]);

@@ -8,7 +8,8 @@ import path from "node:path";
 import ssh2 from "ssh2";
 import { parseConfig } from "../../src/config/load.ts";
 import type { BoxAddress, FaultKind } from "../../src/contracts/attach.ts";
-import type { BoxStatus, CreateContext, Driver, NodeFaults, PruneReport } from "../../src/drivers/driver.ts";
+import type { NodeVerb } from "../../src/contracts/faults.ts";
+import type { BoxStatus, CreateContext, Driver, LinkRules, NodeFaults, PruneReport } from "../../src/drivers/driver.ts";
 import { ActionFailed, TransportFailed } from "../../src/errors.ts";
 import type { Components } from "../../src/instance/components.ts";
 import { planInstances, type InstancePlan } from "../../src/plan/plan.ts";
@@ -39,6 +40,7 @@ export interface FakeBox {
   role: "node" | "service";
   running: boolean;
   isolated: boolean;
+  paused?: boolean;
 }
 
 /**
@@ -53,8 +55,10 @@ export class FakeDriver implements Driver {
   readonly name: string;
   private failures = new Failures();
   private pauses = new Map<string, () => Promise<void>>();
+  /** With `network`: the link rules each node has now (what the last apply said). */
+  readonly links = new Map<string, LinkRules>();
 
-  constructor(readonly journal: Journal = [], { faults = true, name = "fake" } = {}) {
+  constructor(readonly journal: Journal = [], { faults = true, name = "fake", network = false } = {}) {
     this.name = name;
     if (faults) {
       const act = (kind: FaultKind, change: Partial<FakeBox>) => async (_state: InstanceState, node: string) => {
@@ -70,6 +74,18 @@ export class FakeDriver implements Driver {
         start: act("start", { running: true }),
         isolate: act("isolate", { isolated: true }),
         rejoin: act("rejoin", { isolated: false }),
+        ...(network ? {
+          pause: act("pause", { paused: true }),
+          resume: act("resume", { paused: false }),
+          network: {
+            apply: async (_state: InstanceState, node: string, rules: LinkRules) => {
+              this.journal.push(`driver.links ${node} drop-from:${rules.dropFrom.join(",")} drop-to:${rules.dropTo.join(",")} shape:${rules.shape.map((s) => s.to).join(",")}`);
+              this.failures.check(`links ${node}`);
+              this.links.set(node, rules);
+            },
+            describe: async (_state: InstanceState, node: string) => JSON.stringify(this.links.get(node) ?? {}),
+          },
+        } : {}),
       };
     }
   }
@@ -245,7 +261,7 @@ export class FakeVerifier implements Verifier {
   readonly name = "fake";
   /** The attach file as it was when each verify began. */
   readonly attachSeen: unknown[] = [];
-  faults: [node: string, kind: FaultKind][] = [];
+  faults: [node: string, kind: NodeVerb][] = [];
   error?: Error;
   /** Runs at the start of each verify (a test arranges what happens next). */
   onVerify?: (ctx: VerifyContext) => void | Promise<void>;
@@ -258,7 +274,7 @@ export class FakeVerifier implements Verifier {
     this.journal.push("verifier.verify");
     this.attachSeen.push(JSON.parse(readFileSync(ctx.attachFile, "utf8")));
     await this.onVerify?.(ctx);
-    for (const [node, kind] of this.faults) await ctx.fault(node, kind);
+    for (const [node, kind] of this.faults) await ctx.fault({ kind, node });
     if (this.error) throw this.error;
     return { instance: ctx.plan.name, suites: countBySuite(this.checks), checks: this.checks, ...(this.destructive ? { destructive: this.destructive } : {}) };
   }
@@ -287,11 +303,11 @@ export function phases(journal: Journal): string[] {
 }
 
 /** One set of fakes sharing a journal. */
-export function fakeComponents({ faults = true } = {}): Fakes {
+export function fakeComponents({ faults = true, network = false } = {}): Fakes {
   const journal: Journal = [];
   return {
     journal,
-    driver: new FakeDriver(journal, { faults }),
+    driver: new FakeDriver(journal, { faults, network }),
     transport: new FakeTransport(journal),
     controlTransport: new FakeTransport(journal, "fake-control"),
     provisioner: new ShellProvisioner(),

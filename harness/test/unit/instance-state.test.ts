@@ -114,7 +114,7 @@ describe("the runner with fake plugins: state", function () {
       withDiscovery();
       fakes.transport.on("cat /var/lib/galley/changes", { stdout: "10-base: installed curl\n" });
       await instance.transitionTo("converge");
-      await instance.fault("infra1", "isolate");
+      await instance.fault({ kind: "isolate", node: "infra1" });
       const before = written(project.plan).state;
       for (const k of ["exports", "changes", "faults", "services", "sshKey", "session"] as const) expect(before[k], k).to.exist;
 
@@ -161,7 +161,7 @@ describe("the runner with fake plugins: state", function () {
           { name: "infra1", hostname: "infra1", ip: "10.0.0.11", container: "fake-unit-test-infra1", keyFile: key, index: 1, attributes: { etcd: { client_port: 2379, discovery: TOKEN } } },
         ],
         services: [{ name: "discovery", hostname: "discovery", ip: "10.0.0.100", container: "fake-unit-test-discovery", keyFile: key }],
-        driver: { name: "fake", faults: ["crash", "stop", "start", "isolate", "rejoin"] },
+        driver: { name: "fake", faults: ["crash", "stop", "start", "isolate", "rejoin", "pause-unit", "resume-unit", "heal"] },
         faultCommand: ["galley", "--config", project.plan.configFile, "fault", "unit-test"],
       });
     });
@@ -212,19 +212,19 @@ describe("the runner with fake plugins: state", function () {
 
     it("calls the driver and records what is in effect: crash until start, isolate until rejoin", async () => {
       const faults = () => written(project.plan).state.faults;
-      await instance.fault("infra1", "crash");
+      await instance.fault({ kind: "crash", node: "infra1" });
       expect(fakes.journal.at(-1)).to.equal("driver.crash infra1");
       expect(fakes.driver.boxes.get("infra1")?.running).to.equal(false);
       expect(faults()).to.deep.equal({ infra1: ["crashed"] });
-      await instance.fault("infra1", "start");
+      await instance.fault({ kind: "start", node: "infra1" });
       expect(faults()).to.equal(undefined);
 
-      await instance.fault("infra0", "isolate");
-      await instance.fault("infra0", "stop");
+      await instance.fault({ kind: "isolate", node: "infra0" });
+      await instance.fault({ kind: "stop", node: "infra0" });
       expect(faults()).to.deep.equal({ infra0: ["isolated", "stopped"] });
-      await instance.fault("infra0", "rejoin");
+      await instance.fault({ kind: "rejoin", node: "infra0" });
       expect(faults()).to.deep.equal({ infra0: ["stopped"] });
-      await instance.fault("infra0", "start");
+      await instance.fault({ kind: "start", node: "infra0" });
       expect(faults()).to.equal(undefined);
       expect(fakes.driver.boxes.get("infra0")).to.include({ running: true, isolated: false });
     });
@@ -238,19 +238,19 @@ describe("the runner with fake plugins: state", function () {
 
     it("a fault the driver fails to inject is not recorded", async () => {
       fakes.driver.failOn("crash");
-      await failure(instance.fault("infra1", "crash"));
+      await failure(instance.fault({ kind: "crash", node: "infra1" }));
       expect(written(project.plan).state.faults).to.equal(undefined);
     });
 
     it("on a driver without fault verbs: a UserError naming the driver", async () => {
       setUp({}, { faults: false });
-      const err = await failure(instance.fault("infra0", "crash"));
+      const err = await failure(instance.fault({ kind: "crash", node: "infra0" }));
       expect(err).to.be.instanceOf(UserError);
       expect(err.message).to.equal("the fake driver cannot inject faults (crash on infra0 of unit-test)");
     });
 
     it("on an unknown node: a UserError naming the valid ones, and the driver is not asked", async () => {
-      const err = await failure(instance.fault("infra9", "crash"));
+      const err = await failure(instance.fault({ kind: "crash", node: "infra9" }));
       expect(err).to.be.instanceOf(UserError);
       expect(err.message).to.equal("no node infra9 in unit-test (nodes: infra0, infra1)");
       expect(fakes.journal.filter((e) => e.startsWith("driver.crash"))).to.deep.equal([]);

@@ -1,5 +1,6 @@
 // galley list: every instance with its driver, last action, faults in effect and last error.
 import type { Command } from "commander";
+import { describeFault } from "../../contracts/faults.ts";
 import { readState, type InstanceState } from "../../state/state-file.ts";
 import { say } from "../../util/ui.ts";
 import type { CliContext } from "../context.ts";
@@ -23,7 +24,7 @@ export function register(program: Command, ctx: CliContext): void {
           driver: p.driver.name,
           transport: p.transport.name,
           lastAction: s.lastAction ?? "<not created>",
-          faults: Object.entries(s.faults ?? {}).map(([n, f]) => `${n} ${f.join("+")}`).join(", "),
+          faults: [...Object.entries(s.faults ?? {}).map(([n, f]) => `${n} ${f.join("+")}`), ...(s.links ?? []).map((l) => describeFault(l.spec))].join("; "),
           lastError: s.lastError ?? "",
         };
       });

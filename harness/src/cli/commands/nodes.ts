@@ -1,8 +1,7 @@
 // Commands on a created instance's nodes: login (an interactive shell), exec (a command on every node or
-// one), fault (crash, stop, start, isolate, rejoin a node through the driver; the state records it).
+// one). Faults are in fault.ts.
 import { spawnSync } from "node:child_process";
 import type { Command } from "commander";
-import { FAULT_KINDS, type FaultKind } from "../../contracts/attach.ts";
 import { UserError } from "../../errors.ts";
 import type { Instance } from "../../instance/instance.ts";
 import { shellQuote } from "../../transports/transport.ts";
@@ -51,18 +50,5 @@ export function register(program: Command, ctx: CliContext): void {
         show(r.stderr, process.stderr);
       }
       process.exitCode = Math.max(...results.map(({ r }) => r.exitCode));
-    });
-
-  program
-    .command("fault <instance> <node> <kind>")
-    .description(`inject a fault on a node: ${FAULT_KINDS.join(", ")} (galley list shows the faults in effect)`)
-    .action(async (instance: string, node: string, kind: string) => {
-      if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new UserError(`unknown fault ${kind} (faults: ${FAULT_KINDS.join(", ")})`);
-      const inst = await ctx.created(instance).open();
-      try {
-        await inst.fault(nodeOf(inst, node), kind as FaultKind);
-      } finally {
-        await inst.close();
-      }
     });
 }

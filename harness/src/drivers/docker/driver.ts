@@ -9,16 +9,18 @@ import { ActionFailed, BootFailed, CommandFailed, commandFailure } from "../../e
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
-import type { BoxStatus, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
+import type { BoxStatus, CollectReport, CreateContext, Driver, DriverFacts, NodeFaults, PruneReport } from "../driver.ts";
 import { loadBox } from "../../boxes/definition.ts";
 import { ensureBox } from "./box.ts";
 import type { Check } from "../../util/check.ts";
 import type { Progress } from "../../util/ui.ts";
+import { collectNode } from "./collect.ts";
 import { dockerChecks } from "./doctor.ts";
 import { checkInotifyBudget, raiseInotifyLimit } from "./host-limits.ts";
+import { dockerNetworkFaults, stopShapersFor } from "./netfaults.ts";
 import { startDockerEngine } from "./start.ts";
 import { docker, dockerHost } from "./client.ts";
-import { labelsFor, LABEL_NODE, LABEL_ROLE, resourceName, type Owner, type Scope } from "./labels.ts";
+import { labelsFor, LABEL_NODE, LABEL_ROLE, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
 import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
 import { hostConfigFor, systemdRecipe } from "./systemd.ts";
@@ -124,6 +126,8 @@ export class DockerDriver implements Driver {
   }
 
   async destroy(plan: InstancePlan): Promise<void> {
+    // Degraded links' shapers run on the host: they go first (they would exit with their node anyway).
+    await stopShapersFor(`${projectId(plan.root)}/${plan.name}`);
     const report = await sweep(ownerOf(plan));
     if (report.failures.length) {
       // Everything else is gone; state keeps pointing at what is left, so login and a second destroy still work.
@@ -132,6 +136,7 @@ export class DockerDriver implements Driver {
   }
 
   async prune(project?: string): Promise<PruneReport> {
+    await stopShapersFor(project ?? "");
     const r = await sweep(project ? { project } : undefined);
     return {
       removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
@@ -156,6 +161,10 @@ export class DockerDriver implements Driver {
     const info = await (await docker()).getContainer(id).inspect().catch(() => undefined);
     if (!info) return { running: false, description: `its container ${id.slice(0, 12)} was removed` };
     return { running: info.State.Running && !info.State.Paused, description: `container ${info.Name.slice(1)} ${info.State.Paused ? "paused" : info.State.Status}, exit code ${info.State.ExitCode}` };
+  }
+
+  collect(state: InstanceState, node: string, dir: string): Promise<CollectReport> {
+    return collectNode(state, node, dir);
   }
 
   faults: NodeFaults = {
@@ -184,6 +193,16 @@ export class DockerDriver implements Driver {
         EndpointConfig: { Aliases: [node], IPAMConfig: { IPv4Address: addressOf(state, node).ip } },
       });
     },
+    // docker pause: the cgroup freezer stops every process; sockets stay open and the kernel still answers.
+    pause: async (state, node) => {
+      const c = await container(state, node);
+      if (!(await c.inspect()).State.Paused) await c.pause();
+    },
+    resume: async (state, node) => {
+      const c = await container(state, node);
+      if ((await c.inspect()).State.Paused) await c.unpause();
+    },
+    network: dockerNetworkFaults,
   };
 }
 

@@ -8,10 +8,12 @@ import "./register.ts";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import Mocha from "mocha";
+import { installTimelineSink } from "../../suite-api/chaos.ts";
 import { runDestructiveLast } from "../../suite-api/destructive.ts";
 import { installReportSink } from "../../suite-api/report.ts";
 import { skipReasonOf } from "../../suite-api/skip.ts";
-import { countBySuite, type CheckResult as Result, type VerifyReport } from "../results.ts";
+import { junit } from "../junit.ts";
+import { countBySuite, type ChaosStepResult, type CheckResult as Result, type PollResult, type VerifyReport } from "../results.ts";
 
 // The engine talks to this child over IPC: when the engine dies (even by kill -9) the channel closes,
 // and a verifier left alone must not go on injecting faults into a cluster nobody watches.
@@ -20,6 +22,10 @@ let finished = false;
 if (process.send) process.on("disconnect", () => finished || process.exit(1));
 
 const results: Result[] = [];
+const polls: PollResult[] = [];
+const steps: ChaosStepResult[] = [];
+installTimelineSink({ poll: (p) => polls.push(p), step: (s) => steps.push(s) });
+let startedAt = Date.now();
 const { Spec } = Mocha.reporters;
 const { EVENT_TEST_BEGIN, EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING } = Mocha.Runner.constants;
 
@@ -44,8 +50,9 @@ function topSuite(t: Mocha.Runnable): string {
 class Collecting extends (process.env.GALLEY_REPORTER === "dot" ? Mocha.reporters.Dot : Spec) {
   constructor(runner: Mocha.Runner, options: Mocha.MochaOptions) {
     super(runner, options);
-    const names = (t: Mocha.Runnable) => ({ title: t.fullTitle(), suite: topSuite(t), test: t.title, file: t.file });
+    const names = (t: Mocha.Runnable) => ({ title: t.fullTitle(), suite: topSuite(t), test: t.title, file: t.file, startedAt, endedAt: Date.now() });
     runner.on(EVENT_TEST_BEGIN, () => {
+      startedAt = Date.now();
       properties = {};
     });
     runner.on(EVENT_TEST_PASS, (t) => results.push({ ...names(t), state: "passed", ms: t.duration ?? 0, ...taken() }));
@@ -79,29 +86,10 @@ mocha.run((failures) => {
     if (n === 0) results.push({ title: `${path.basename(file)} defines no checks`, suite: path.basename(file), test: "(no checks)", file, state: "failed", ms: 0, error: `${file} ran no checks: a suite that checks nothing cannot pass` });
   }
   const instance = process.env.GALLEY_INSTANCE ?? "galley";
-  const report: VerifyReport = { instance, suites: countBySuite(results), checks: results, ...(destructive.length ? { destructive } : {}) };
+  const report: VerifyReport = { instance, suites: countBySuite(results), checks: results, polls, chaos: steps, ...(destructive.length ? { destructive } : {}) };
   if (process.env.GALLEY_RESULTS) writeFileSync(process.env.GALLEY_RESULTS, JSON.stringify(report, null, 2));
   if (process.env.GALLEY_JUNIT) writeFileSync(process.env.GALLEY_JUNIT, junit(report));
   process.exitCode = failures || results.some((r) => r.state === "failed") ? 1 : 0;
   finished = true;
   if (process.connected) process.disconnect();
 });
-
-function junit(report: VerifyReport): string {
-  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
-  const suites = report.suites.map((s) => {
-    const cases = report.checks.filter((r) => r.suite === s.suite).map((r) => {
-      const props = Object.entries(r.properties ?? {}).map(([k, v]) => `<property name="${esc(k)}" value="${esc(v)}"/>`).join("");
-      const body = (props ? `<properties>${props}</properties>` : "") +
-        (r.state === "failed"
-          ? `<failure message="${esc(r.error!.split("\n")[0]!)}">${esc(r.error!)}</failure>`
-          : r.state === "pending" ? `<skipped message="${esc(r.skipReason ?? "")}"/>` : "");
-      return `    <testcase classname="${esc(`${report.instance}.${s.suite}`)}" name="${esc(r.test)}" time="${(r.ms / 1000).toFixed(3)}">${body}</testcase>`;
-    });
-    return `  <testsuite name="${esc(s.suite)}" tests="${s.passed + s.failed + s.skipped}" failures="${s.failed}" skipped="${s.skipped}">\n${cases.join("\n")}\n  </testsuite>`;
-  });
-  const total = report.checks.length;
-  const failed = report.checks.filter((r) => r.state === "failed").length;
-  const skipped = report.checks.filter((r) => r.state === "pending").length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${esc(report.instance)}" tests="${total}" failures="${failed}" skipped="${skipped}">\n${suites.join("\n")}\n</testsuites>\n`;
-}

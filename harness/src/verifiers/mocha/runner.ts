@@ -30,9 +30,9 @@ function childArgs(): string[] {
 export class MochaVerifier implements Verifier {
   readonly name = "mocha";
 
-  async verify({ plan, attachFile, log, fault }: VerifyContext): Promise<VerifyReport> {
-    const files = specFiles(plan.verifier.suites);
-    const resultsFile = path.join(plan.stateDir, "verify.json");
+  async verify({ plan, attachFile, log, fault, suites, env, outputs }: VerifyContext): Promise<VerifyReport> {
+    const files = specFiles(suites ?? plan.verifier.suites);
+    const resultsFile = outputs?.results ?? path.join(plan.stateDir, "verify.json");
     rmSync(resultsFile, { force: true });
     const code = await new Promise<number>((resolve, reject) => {
       const proc = track(spawn(process.execPath, childArgs(), {
@@ -43,17 +43,18 @@ export class MochaVerifier implements Verifier {
           GALLEY_ATTACH: attachFile,
           GALLEY_SPECS: JSON.stringify(files),
           GALLEY_RESULTS: resultsFile,
-          GALLEY_JUNIT: path.join(plan.stateDir, "junit.xml"),
+          GALLEY_JUNIT: outputs?.junit ?? path.join(plan.stateDir, "junit.xml"),
           GALLEY_TIMEOUT_MS: String(plan.verifier.timeoutMs),
           GALLEY_REPORTER: plan.verifier.reporter,
+          ...env,
         },
         stdio: ["ignore", "pipe", "pipe", "ipc"],
       }));
       // Faults a check asks for: performed by the engine, answered with the outcome.
       proc.on("message", (m: FaultRequest) => {
         if (!m?.galleyFault) return;
-        const { id, node, kind } = m.galleyFault;
-        fault(node, kind).then(
+        const { id, ...spec } = m.galleyFault;
+        fault(spec).then(
           () => proc.connected && proc.send({ galleyFaultReply: { id } } satisfies FaultReply),
           (err) => proc.connected && proc.send({ galleyFaultReply: { id, error: messageOf(err) } } satisfies FaultReply),
         );

@@ -1,0 +1,3 @@
+module galley/netshaper
+
+go 1.22
