@@ -136,8 +136,10 @@ export class DockerDriver implements Driver {
   }
 
   async prune(project?: string): Promise<PruneReport> {
-    await stopShapersFor(project ?? "");
-    const r = await sweep(project ? { project } : undefined);
+    // `project` is the config's folder; labels and shaper names carry its hash.
+    const id = project === undefined ? undefined : projectId(project);
+    await stopShapersFor(id === undefined ? "" : `${id}/`);
+    const r = await sweep(id === undefined ? undefined : { project: id });
     return {
       removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
       failed: r.failures.map((f) => `${f.resource}: ${f.reason}`),
