@@ -64,21 +64,44 @@ must() {
 # octal MODE: a mode as stat prints it (0644 → 644).
 octal() { printf '%o' "$((8#$1))"; }
 
-# package_installed PKG: whether dpkg says PKG is installed.
+# package_manager: apt, dnf or yum, whichever this node has (apt first); PACKAGE_MANAGER forces one.
+# Prints "none" when there is none: callers decide (never die inside `$( … )`).
+package_manager() {
+  if [ -n "${PACKAGE_MANAGER:-}" ]; then echo "$PACKAGE_MANAGER"; return 0; fi
+  if command -v apt-get >/dev/null 2>&1; then echo apt
+  elif command -v dnf >/dev/null 2>&1; then echo dnf
+  elif command -v yum >/dev/null 2>&1; then echo yum
+  else echo none; fi
+}
+
+# package_installed PKG: whether the package database (dpkg, or rpm on dnf/yum nodes) lists PKG.
 package_installed() {
-  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+  if [ "$(package_manager)" = apt ]; then
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+  else
+    rpm -q --quiet --whatprovides "$1" >/dev/null 2>&1
+  fi
 }
 
 # ensure_packages PKG...: installs only what is missing (the box usually has everything baked in).
 ensure_packages() {
-  local missing=() still=() p
+  local missing=() still=() p pm db
+  pm=$(package_manager)
   for p in "$@"; do package_installed "$p" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
-  local -x DEBIAN_FRONTEND=noninteractive
-  must "install packages ${missing[*]} (apt-get update)" apt-get update -qq
-  must "install packages ${missing[*]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  case $pm in
+    apt)
+      local -x DEBIAN_FRONTEND=noninteractive
+      must "install packages ${missing[*]} (apt-get update)" apt-get update -qq
+      must "install packages ${missing[*]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+      pm=apt-get db=dpkg ;;
+    dnf) must "install packages ${missing[*]}" dnf install -y -q "${missing[@]}"; db=rpm ;;
+    # yum (EL 7) skips unknown packages and exits 0 unless told not to.
+    yum) must "install packages ${missing[*]}" yum install -y -q --setopt=skip_missing_names_on_install=False "${missing[@]}"; db=rpm ;;
+    *) die "cannot install packages ${missing[*]}: this node has no apt-get, dnf or yum" ;;
+  esac
   for p in "${missing[@]}"; do package_installed "$p" || still+=("$p"); done
-  [ ${#still[@]} -eq 0 ] || die "cannot install packages ${missing[*]}: apt-get succeeded, but dpkg does not list ${still[*]} as installed"
+  [ ${#still[@]} -eq 0 ] || die "cannot install packages ${missing[*]}: $pm succeeded, but $db does not list ${still[*]} as installed"
   changed "installed packages ${missing[*]}"
 }
 

@@ -472,3 +472,19 @@ describe("fixture lib.sh: packages on Red Hat's family (dnf, yum), as on Rocky L
     expectFatal(node.run("ensure_packages sudo || :", { PACKAGE_MANAGER: "none" }), /^infra1: 40-etcd: cannot install packages sudo: this node has no apt-get, dnf or yum$/m);
   });
 });
+
+// The fixture keeps its own copy of the generic helpers so it runs without Galley (harness/bench's raw
+// script, Vagrant and Molecule peers upload only the fixture): a checked copy, not a drifting one.
+describe("the fixture's lib.sh and Galley's galley.sh", () => {
+  const functions = (file: string) =>
+    new Map([...readFileSync(file, "utf8").matchAll(/^([a-z_]+)\(\) \{\n[\s\S]*?^\}\n/gm)].map((m) => [m[1]!, m[0]]));
+
+  it("define every helper they share with the same code", () => {
+    const fixture = functions(fixtureLib);
+    const shipped = functions(shippedLib);
+    const shared = [...fixture.keys()].filter((name) => shipped.has(name));
+    expect(shared.length, "helpers in both").to.be.greaterThan(15);
+    const differing = shared.filter((name) => fixture.get(name) !== shipped.get(name));
+    expect(differing, "helpers whose code differs between fixtures/fleet-cluster/lib.sh and harness/lib/galley.sh").to.deep.equal([]);
+  });
+});
