@@ -76,6 +76,15 @@ describe("checks that can fail (a converged cluster, broken one way at a time)",
     }
     expect(owner, `one node running test.service:\n${states}`).to.be.a("string");
     await on(owner!, "docker pause busybox1");
+    // The check allows lines up to 5 s old: poll until the newest one on the owner is older than that,
+    // or a quick verify (3.6 s on an idle machine) still sees the last line printed before the pause.
+    const stale = "last=$(journalctl -u test.service -n 1 -o short-unix | tail -n 1 | cut -d' ' -f1); awk -v now=$(date +%s.%N) -v last=\"$last\" 'BEGIN { exit !(now - last > 6) }'";
+    let aged = false;
+    for (const deadline = Date.now() + 30_000; !aged && Date.now() < deadline; ) {
+      aged = (await galley(["exec", instance, "--node", owner!, "--", stale])).code === 0;
+      if (!aged) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(aged, `the newest test.service line on ${owner} aged past 6 s after the pause`).to.equal(true);
     try {
       expect(await verifyFails()).to.match(/age in seconds of the newest Hello World from infra\d \(test\.service must keep printing\): expected [\d.]+ to be below 5/);
     } finally {
