@@ -11,7 +11,7 @@ import { cacheDir } from "../../util/cache.ts";
 import { task } from "../../util/ui.ts";
 import { customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS } from "./build-steps.ts";
 import { docker } from "./client.ts";
-import { buildDebianBox, layersOf } from "./debian-layers.ts";
+import { buildDebianBox, layersOf, type Layers } from "./debian-layers.ts";
 import { baseImageId, buildFromImage, rootOf } from "./image-box.ts";
 import { buildOn } from "./image-build.ts";
 import { LABEL_BOX } from "./labels.ts";
@@ -42,6 +42,11 @@ export function boxRepository(env: NodeJS.ProcessEnv = process.env): string {
   return repo;
 }
 
+/** The image tags of a Debian base box's layers (system, packages, the box's own), as ensureBox builds them. */
+export function layerTags(box: Box): Layers {
+  return layersOf(box, boxRepository(), BUILDER_VERSION, imageOf(box));
+}
+
 /**
  * Builds the box's image unless it exists: a base box by bootstrapping Debian or on its pulled image, an
  * extending box as a layer on its parent's image (built first if need be).
@@ -69,7 +74,7 @@ async function ensure(box: Box, baseId: string | undefined): Promise<string> {
         const from = box.base.from;
         await task(`build box ${box.name} (once; cached as ${image})`, (p) => buildFromImage(box, from, image, p));
       } else {
-        const layers = layersOf(box, boxRepository(), BUILDER_VERSION, image);
+        const layers = layerTags(box);
         await buildDebianBox(box, layers, buildLock);
         packagesLayer = layers.packages;
       }
