@@ -119,7 +119,8 @@ export async function buildDebianBox(box: Box, layers: Layers, lock: (name: stri
           from: layers.system,
           tag: packages,
           files: { "packages.sh": ["set -eux", PACKAGE_FUNCTIONS, installStep(box.definition.packages), "galley_clean", ""].join("\n") },
-          instructions: ["COPY packages.sh /tmp/galley-packages.sh", 'RUN ["/bin/bash", "/tmp/galley-packages.sh"]', "RUN rm -f /tmp/galley-packages.sh"],
+          // The script stays in /tmp until the box layer's finish empties it: one build step less.
+          instructions: ["COPY packages.sh /tmp/galley-packages.sh", 'RUN ["/bin/bash", "/tmp/galley-packages.sh"]'],
         }, p));
     }
     below = packages;
