@@ -1,0 +1,203 @@
+// Benchmark (not a test: `npm test` never runs it). Issue 12's scale target: a warm `galley test` of
+// the scale fixture's cluster (fixtures/scale: the fleet cluster, suite fleet-cluster) at 1, 3, 5, 9
+// and 16 nodes, timed per phase, with the memory each idle node holds; on 2 cores 9 nodes should take
+// at most twice the 3-node time.
+//
+// How: the fixture's galley.yml is copied beside it (same folder, so its relative paths hold) with one
+// suite per size, `n<N>` with N nodes and the fixture's default verifier (the fault suites the
+// fixture adds for 1 and 5 nodes would make verify incomparable across sizes). For each size:
+//   `galley -v test n<N>-debian-12 --destroy never`: destroy-first, create, converge (provision every
+//   node, then the cluster phase), converge again (idempotence), verify; then the memory of each node
+//   container, read from its cgroup (v1: /sys/fs/cgroup/memory/docker/<id>/, `memory.usage_in_bytes`
+//   minus `total_inactive_file`, the figure `docker stats` shows; v2: memory.current minus
+//   inactive_file), the cluster idle with test.service running; then `galley destroy`, timed.
+// Phases come from Galley's `✓ <step> <instance> (<time>)` lines, the cluster phase from the instance
+// log, and "where the time goes" from the -v timing lines (each part's slowest node). The whole is the
+// test's spawn-to-exit plus the destroy step: what one `galley test` takes.
+// Nothing is left behind: each size is destroyed, its containers, networks and volumes checked gone,
+// and the copied config and the size's .galley/n<N>-debian-12 folder removed (also on Ctrl-C; the
+// folder stays when the size failed, or with SCALE_KEEP_LOGS=1, and the benchmark prints where).
+// usage: node --import tsx harness/bench/scale.ts [sizes=1,3,5,9,16]
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Docker from "dockerode";
+import { parse, stringify } from "yaml";
+import { loadConfig } from "../src/config/load.ts";
+import { projectId } from "../src/drivers/docker/labels.ts";
+import { planInstances, type InstancePlan } from "../src/plan/plan.ts";
+
+const repo = path.resolve(import.meta.dirname, "../..");
+const fixture = path.join(repo, "fixtures/scale/galley.yml");
+const bin = path.join(repo, "harness/bin/galley.js");
+
+const sizes = (process.argv[2] ?? "1,3,5,9,16").split(",").map((s) => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`sizes are whole numbers ≥ 1 separated by commas, not "${s}" (in ${process.argv[2]})`);
+  return n;
+});
+
+// The fixture with one suite per size, beside it; removed however the benchmark ends.
+const config = path.join(path.dirname(fixture), `.scale-bench-${process.pid}.yml`);
+const doc = parse(readFileSync(fixture, "utf8")) as { suites: unknown[] };
+doc.suites = sizes.map((n) => ({ name: `n${n}`, nodes: n }));
+writeFileSync(config, `# Written by harness/bench/scale.ts from galley.yml (removed when it ends).\n${stringify(doc)}`);
+process.on("exit", () => rmSync(config, { force: true }));
+const plans = new Map(planInstances(loadConfig(config)).map((p) => [p.nodes.length, p]));
+
+interface Result {
+  n: number;
+  phases: Record<string, number>;
+  wall: number;
+  checks: string;
+  memMiB: number[];
+  load: [number, number];
+  timings: string[];
+  error?: string;
+}
+
+interface Cli {
+  code: number | null;
+  stderr: string;
+  secs: number;
+}
+
+let current: ReturnType<typeof spawn> | undefined;
+function galley(args: string[]): Promise<Cli> {
+  const start = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, "--config", config, ...args], { cwd: repo, env: { ...process.env, CI: "1" }, stdio: ["ignore", "ignore", "pipe"] });
+    current = child;
+    let stderr = "";
+    child.stderr.on("data", (b) => (stderr += b));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      current = undefined;
+      resolve({ code, stderr, secs: (performance.now() - start) / 1000 });
+    });
+  });
+}
+
+// Ctrl-C: the galley running gets it too and cleans up its step; then every size is destroyed.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, async () => {
+    console.error(`\n${sig}: destroying every n<N>-debian-12 this benchmark made…`);
+    await new Promise((r) => (current ? current.once("close", r) : r(undefined)));
+    await galley(["destroy", "all"]);
+    process.exit(130);
+  });
+}
+
+const tail = (text: string, n = 25) => text.trim().split("\n").slice(-n).join("\n");
+
+/** `✓ <step> <instance> (<time>)` lines → seconds per phase (the first destroy is destroy-first). */
+function stepTimes(stderr: string, instance: string, firstDestroy: "destroy-first" | "destroy"): Record<string, number> {
+  const names: Record<string, string> = { create: "create", converge: "converge", "converge again (idempotence)": "idempotence", verify: "verify", destroy: "destroy" };
+  const phases: Record<string, number> = {};
+  for (const m of stderr.matchAll(new RegExp(`^✓ (.+?)\\s+${instance} \\(([\\d.]+) (ms|s)\\)$`, "gm"))) {
+    const name = m[1] === "destroy" ? firstDestroy : names[m[1]!];
+    if (!name) throw new Error(`unexpected step in galley's output: ${m[0]}`);
+    phases[name] = Number(m[2]) / (m[3] === "ms" ? 1000 : 1);
+  }
+  return phases;
+}
+
+/** Memory in MiB each node container holds now (cgroup: usage minus inactive file cache, as `docker stats`). */
+async function nodeMemory(plan: InstancePlan): Promise<number[]> {
+  const d = new Docker();
+  const filters = { label: [`galley.instance=${plan.name}`, `galley.project=${projectId(plan.root)}`, "galley.role=node"] };
+  const containers = await d.listContainers({ filters });
+  if (containers.length !== plan.nodes.length) throw new Error(`${plan.name}: ${containers.length} node containers running, expected ${plan.nodes.length}`);
+  return containers.map((c) => {
+    const v1 = `/sys/fs/cgroup/memory/docker/${c.Id}`;
+    const v2 = `/sys/fs/cgroup/system.slice/docker-${c.Id}.scope`;
+    const stat = (file: string) => Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]));
+    let bytes: number;
+    if (existsSync(v1)) bytes = Number(readFileSync(`${v1}/memory.usage_in_bytes`, "utf8")) - (stat(`${v1}/memory.stat`)["total_inactive_file"] ?? 0);
+    else if (existsSync(v2)) bytes = Number(readFileSync(`${v2}/memory.current`, "utf8")) - (stat(`${v2}/memory.stat`)["inactive_file"] ?? 0);
+    else throw new Error(`${plan.name}: no memory cgroup for container ${c.Names[0]} at ${v1} or ${v2} (another cgroup driver?)`);
+    return bytes / 2 ** 20;
+  });
+}
+
+async function leftovers(plan: InstancePlan): Promise<string[]> {
+  const d = new Docker();
+  const filters = { label: [`galley.instance=${plan.name}`, `galley.project=${projectId(plan.root)}`] };
+  const [containers, networks, volumes] = await Promise.all([d.listContainers({ all: true, filters }), d.listNetworks({ filters }), d.listVolumes({ filters })]);
+  return [...containers.map((c) => `container ${c.Names[0]}`), ...networks.map((n) => `network ${n.Name}`), ...(volumes.Volumes ?? []).map((v) => `volume ${v.Name}`)];
+}
+
+async function runSize(n: number): Promise<Result> {
+  const plan = plans.get(n)!;
+  const load0 = os.loadavg()[0]!;
+  const result: Result = { n, phases: {}, wall: NaN, checks: "", memMiB: [], load: [load0, load0], timings: [] };
+  try {
+    const t = await galley(["-v", "test", plan.name, "--destroy", "never"]);
+    result.timings = [...t.stderr.matchAll(new RegExp(`^  ((?:create|converge) ${plan.name}: .*)$`, "gm"))].map((m) => m[1]!);
+    if (t.code !== 0) throw new Error(`galley test ${plan.name} failed (exit ${t.code}):\n${tail(t.stderr)}`);
+    result.phases = stepTimes(t.stderr, plan.name, "destroy-first");
+    const checks = /^ +(\d+) checks passed on \S+?(, \d+ skipped)?$/m.exec(t.stderr);
+    result.checks = checks ? `${checks[1]} passed${checks[2] ?? ""}` : "?";
+    // The first converge's cluster phase, as the instance log timed it; the instance log holds the
+    // last command's lines only (the test's), so the first match is the first converge.
+    const log = readFileSync(path.join(plan.stateDir, "galley.log"), "utf8");
+    const cluster = new RegExp(`\\[${plan.nodes[0]!.name} cluster\\] exit 0 after (\\d+) ms`).exec(log);
+    if (cluster) {
+      result.phases["cluster"] = Number(cluster[1]) / 1000;
+      result.phases["provision"] = result.phases["converge"]! - result.phases["cluster"];
+    }
+    result.memMiB = await nodeMemory(plan);
+    result.wall = t.secs;
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    const d = await galley(["destroy", plan.name]);
+    result.load[1] = os.loadavg()[0]!;
+    const destroyed = stepTimes(d.stderr, plan.name, "destroy")["destroy"];
+    if (d.code !== 0 || destroyed === undefined) result.error = `${result.error ?? ""}\ngalley destroy ${plan.name} failed (exit ${d.code}):\n${tail(d.stderr)}`.trim();
+    else {
+      result.phases["destroy"] = destroyed;
+      result.wall += destroyed;
+    }
+    const left = await leftovers(plan);
+    if (left.length) result.error = `${result.error ?? ""}\nleft behind by ${plan.name}: ${left.join(", ")}`.trim();
+    // Its log and reports too, unless something failed (then they say why) or SCALE_KEEP_LOGS=1.
+    if (result.error || process.env["SCALE_KEEP_LOGS"] === "1") console.log(`  ${plan.name}'s log and reports: ${plan.stateDir}`);
+    else rmSync(plan.stateDir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+const results: Result[] = [];
+for (const n of sizes) {
+  const r = await runSize(n);
+  results.push(r);
+  console.log(`${n} node${n > 1 ? "s" : " "}: ${r.error ? "FAILED" : `${r.wall.toFixed(1)} s`} (load ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)})`);
+  if (r.error) console.log(r.error.replace(/^/gm, "  "));
+}
+
+try {
+  rmdirSync(path.join(path.dirname(config), ".galley")); // only when the sizes' folders were its last contents
+} catch {}
+
+const secs = (x?: number) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(1));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const columns: [string, (r: Result) => string][] = [
+  ["nodes", (r) => String(r.n)],
+  ...["destroy-first", "create", "provision", "cluster", "idempotence", "verify", "destroy"].map((p): [string, (r: Result) => string] => [p, (r) => secs(r.phases[p])]),
+  ["whole", (r) => (r.error ? "FAILED" : secs(r.wall))],
+  ["MiB/node median, max", (r) => (r.memMiB.length ? `${median(r.memMiB).toFixed(0)}, ${Math.max(...r.memMiB).toFixed(0)}` : "—")],
+  ["load", (r) => `${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}`],
+  ["checks", (r) => r.checks || "—"],
+];
+console.log(`\nwarm galley test of fixtures/scale per size, seconds; ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; load: 1-min load average before → after`);
+const rows = [columns.map(([h]) => h), ...results.map((r) => columns.map(([, f]) => f(r)))];
+const widths = columns.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+for (const row of rows) console.log(row.map((cell, i) => (i < 9 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+const three = results.find((r) => r.n === 3 && !r.error);
+const nine = results.find((r) => r.n === 9 && !r.error);
+if (three && nine) console.log(`\n9 nodes ÷ 3 nodes: ${(nine.wall / three.wall).toFixed(2)}× (target ≤ 2×)`);
+console.log("\nwhere the time goes (each part's slowest node):");
+for (const r of results) for (const line of r.timings) console.log(`  ${line}`);
+if (results.some((r) => r.error)) process.exit(1);
