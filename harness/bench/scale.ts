@@ -54,6 +54,8 @@ interface Result {
   memMiB: number[];
   load: [number, number];
   timings: string[];
+  /** Per phase of the test: CPU seconds the node containers used, and how busy the whole machine was. */
+  cpu: Record<string, { nodeSecs: number; machineBusy: number }>;
   error?: string;
 }
 
@@ -121,6 +123,79 @@ async function nodeMemory(plan: InstancePlan): Promise<number[]> {
   });
 }
 
+/** CPU time (ns) a container's cgroup has used so far; undefined once it is gone. */
+function containerCpuNs(id: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, "utf8"));
+  } catch {
+    try {
+      const stat = readFileSync(`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, "utf8");
+      return Number(/^usage_usec (\d+)/m.exec(stat)?.[1]) * 1000;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The machine's CPU time so far, busy and idle (jiffies, all cores), from /proc/stat. */
+function machineCpu(): { busy: number; idle: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + f[4]!;
+  return { busy: f.slice(0, 8).reduce((a, b) => a + b, 0) - idle, idle };
+}
+
+interface Sample {
+  at: number;
+  nodeNs: number;
+  busy: number;
+  idle: number;
+}
+
+/**
+ * Samples, every 500 ms until stopped, the CPU the instance's node containers used (summed) and the
+ * machine's busy and idle time: a phase where our nodes work and the machine is saturated is work; one
+ * where the machine has idle CPU is waiting on something else.
+ */
+function sampleCpu(plan: InstancePlan): { stop: () => Sample[] } {
+  const d = new Docker();
+  const filters = { label: [`galley.instance=${plan.name}`, `galley.project=${projectId(plan.root)}`, "galley.role=node"] };
+  const samples: Sample[] = [];
+  // A node's last reading stays counted after its container goes (and a container not yet seen counts 0).
+  const last = new Map<string, number>();
+  let ids: string[] = [];
+  let listing = false;
+  const tick = () => {
+    if (ids.length < plan.nodes.length && !listing) {
+      listing = true;
+      d.listContainers({ filters }).then((cs) => (ids = cs.map((c) => c.Id)), () => {}).finally(() => (listing = false));
+    }
+    for (const id of ids) {
+      const ns = containerCpuNs(id);
+      if (ns !== undefined) last.set(id, ns);
+    }
+    samples.push({ at: Date.now(), nodeNs: [...last.values()].reduce((a, b) => a + b, 0), ...machineCpu() });
+  };
+  tick();
+  const timer = setInterval(tick, 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      tick();
+      return samples;
+    },
+  };
+}
+
+/** Node CPU seconds and machine busy fraction between two times, from the samples nearest them. */
+function cpuBetween(samples: Sample[], from: number, to: number): { nodeSecs: number; machineBusy: number } {
+  const at = (t: number) => samples.reduce((best, s) => (Math.abs(s.at - t) < Math.abs(best.at - t) ? s : best));
+  const a = at(from);
+  const b = at(to);
+  const busy = b.busy - a.busy;
+  const all = busy + b.idle - a.idle;
+  return { nodeSecs: (b.nodeNs - a.nodeNs) / 1e9, machineBusy: all > 0 ? busy / all : NaN };
+}
+
 async function leftovers(plan: InstancePlan): Promise<string[]> {
   const d = new Docker();
   const filters = { label: [`galley.instance=${plan.name}`, `galley.project=${projectId(plan.root)}`] };
@@ -131,9 +206,12 @@ async function leftovers(plan: InstancePlan): Promise<string[]> {
 async function runSize(n: number): Promise<Result> {
   const plan = plans.get(n)!;
   const load0 = os.loadavg()[0]!;
-  const result: Result = { n, phases: {}, wall: NaN, checks: "", memMiB: [], load: [load0, load0], timings: [] };
+  const result: Result = { n, phases: {}, wall: NaN, checks: "", memMiB: [], load: [load0, load0], timings: [], cpu: {} };
+  let samples: Sample[] = [];
   try {
-    const t = await galley(["-v", "test", plan.name, "--destroy", "never"]);
+    const sampler = sampleCpu(plan);
+    const t = await galley(["-v", "test", plan.name, "--destroy", "never"]).finally(() => (samples = sampler.stop()));
+    const ended = Date.now();
     result.timings = [...t.stderr.matchAll(new RegExp(`^  ((?:create|converge) ${plan.name}: .*)$`, "gm"))].map((m) => m[1]!);
     if (t.code !== 0) throw new Error(`galley test ${plan.name} failed (exit ${t.code}):\n${tail(t.stderr)}`);
     result.phases = stepTimes(t.stderr, plan.name, "destroy-first");
@@ -142,6 +220,19 @@ async function runSize(n: number): Promise<Result> {
     // The first converge's cluster phase, as the instance log timed it; the instance log holds the
     // last command's lines only (the test's), so the first match is the first converge.
     const log = readFileSync(path.join(plan.stateDir, "galley.log"), "utf8");
+    // Each step starts with `<time> [galley] == <step> <instance>`; the last ends when galley exits.
+    const starts = [...log.matchAll(new RegExp(`^(\\S+) \\[galley\\] == (.+) ${plan.name}$`, "gm"))].map((m) => ({ at: Date.parse(m[1]!), step: m[2]! }));
+    // The first converge splits where its cluster phase starts (`<time> [<first node> cluster] $ …`).
+    const clusterAt = new RegExp(`^(\\S+) \\[${plan.nodes[0]!.name} cluster\\] \\$ `, "m").exec(log);
+    const converge = starts.findIndex((s) => s.step === "converge");
+    if (clusterAt && converge >= 0) {
+      starts.splice(converge + 1, 0, { at: Date.parse(clusterAt[1]!), step: "cluster" });
+      starts[converge]!.step = "provision";
+    }
+    const phaseOf: Record<string, string> = { destroy: "destroy-first", create: "create", provision: "provision", cluster: "cluster", "converge again (idempotence)": "idempotence", verify: "verify" };
+    starts.forEach((s, i) => {
+      if (phaseOf[s.step]) result.cpu[phaseOf[s.step]!] = cpuBetween(samples, s.at, starts[i + 1]?.at ?? ended);
+    });
     const cluster = new RegExp(`\\[${plan.nodes[0]!.name} cluster\\] exit 0 after (\\d+) ms`).exec(log);
     if (cluster) {
       result.phases["cluster"] = Number(cluster[1]) / 1000;
@@ -195,6 +286,16 @@ console.log(`\nwarm galley test of fixtures/scale per size, seconds; ${os.cpus()
 const rows = [columns.map(([h]) => h), ...results.map((r) => columns.map(([, f]) => f(r)))];
 const widths = columns.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
 for (const row of rows) console.log(row.map((cell, i) => (i < 9 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+console.log(`\nCPU per phase: seconds the node containers used (all nodes) / how busy the machine was (all ${os.cpus().length} cores, everyone's work)`);
+const cpuPhases = ["create", "provision", "cluster", "idempotence", "verify"];
+const cpuRows = [["nodes", ...cpuPhases, "per node"], ...results.map((r) => {
+  const cell = (p: string) => (r.cpu[p] ? `${r.cpu[p]!.nodeSecs.toFixed(1)} / ${(r.cpu[p]!.machineBusy * 100).toFixed(0)}%` : "—");
+  const total = cpuPhases.reduce((sum, p) => sum + (r.cpu[p]?.nodeSecs ?? 0), 0);
+  return [String(r.n), ...cpuPhases.map(cell), `${(total / r.n).toFixed(1)} s`];
+})];
+const cpuWidths = cpuRows[0]!.map((_, i) => Math.max(...cpuRows.map((row) => row[i]!.length)));
+for (const row of cpuRows) console.log(row.map((cell, i) => cell.padStart(cpuWidths[i]!)).join("  "));
+
 const three = results.find((r) => r.n === 3 && !r.error);
 const nine = results.find((r) => r.n === 9 && !r.error);
 if (three && nine) console.log(`\n9 nodes ÷ 3 nodes: ${(nine.wall / three.wall).toFixed(2)}× (target ≤ 2×)`);
