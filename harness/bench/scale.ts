@@ -14,10 +14,15 @@
 // Phases come from Galley's `✓ <step> <instance> (<time>)` lines, the cluster phase from the instance
 // log, and "where the time goes" from the -v timing lines (each part's slowest node). The whole is the
 // test's spawn-to-exit plus the destroy step: what one `galley test` takes.
+// Work or waiting: every 500 ms the run samples the CPU time the node containers' cgroups used and the
+// machine's busy and idle time (/proc/stat), and splits both by phase (the instance log's step lines).
+// Node CPU per node that stays flat across sizes is work that grows with N; a phase where the nodes
+// use little CPU and the machine has idle cores is waiting.
+// A size may repeat (3,9,3,9: rounds, alternating): the 9÷3 ratio is then of the medians.
 // Nothing is left behind: each size is destroyed, its containers, networks and volumes checked gone,
 // and the copied config and the size's .galley/n<N>-debian-12 folder removed (also on Ctrl-C; the
 // folder stays when the size failed, or with SCALE_KEEP_LOGS=1, and the benchmark prints where).
-// usage: node --import tsx harness/bench/scale.ts [sizes=1,3,5,9,16]
+// usage: node --import tsx harness/bench/scale.ts [sizes=1,3,5,9,16]   (SCALE_KEEP_LOGS=1 keeps each size's .galley folder)
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -41,7 +46,7 @@ const sizes = (process.argv[2] ?? "1,3,5,9,16").split(",").map((s) => {
 // The fixture with one suite per size, beside it; removed however the benchmark ends.
 const config = path.join(path.dirname(fixture), `.scale-bench-${process.pid}.yml`);
 const doc = parse(readFileSync(fixture, "utf8")) as { suites: unknown[] };
-doc.suites = sizes.map((n) => ({ name: `n${n}`, nodes: n }));
+doc.suites = [...new Set(sizes)].map((n) => ({ name: `n${n}`, nodes: n }));
 writeFileSync(config, `# Written by harness/bench/scale.ts from galley.yml (removed when it ends).\n${stringify(doc)}`);
 process.on("exit", () => rmSync(config, { force: true }));
 const plans = new Map(planInstances(loadConfig(config)).map((p) => [p.nodes.length, p]));
@@ -81,10 +86,12 @@ function galley(args: string[]): Promise<Cli> {
   });
 }
 
-// Ctrl-C: the galley running gets it too and cleans up its step; then every size is destroyed.
+// Ctrl-C: the galley running gets it too (SIGTERM is passed on) and cleans up its step; then every
+// size is destroyed.
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, async () => {
     console.error(`\n${sig}: destroying every n<N>-debian-12 this benchmark made…`);
+    if (sig === "SIGTERM") current?.kill(sig);
     await new Promise((r) => (current ? current.once("close", r) : r(undefined)));
     await galley(["destroy", "all"]);
     process.exit(130);
@@ -217,8 +224,7 @@ async function runSize(n: number): Promise<Result> {
     result.phases = stepTimes(t.stderr, plan.name, "destroy-first");
     const checks = /^ +(\d+) checks passed on \S+?(, \d+ skipped)?$/m.exec(t.stderr);
     result.checks = checks ? `${checks[1]} passed${checks[2] ?? ""}` : "?";
-    // The first converge's cluster phase, as the instance log timed it; the instance log holds the
-    // last command's lines only (the test's), so the first match is the first converge.
+    // The instance log holds the last command's lines only (the test's): a first match is the first converge's.
     const log = readFileSync(path.join(plan.stateDir, "galley.log"), "utf8");
     // Each step starts with `<time> [galley] == <step> <instance>`; the last ends when galley exits.
     const starts = [...log.matchAll(new RegExp(`^(\\S+) \\[galley\\] == (.+) ${plan.name}$`, "gm"))].map((m) => ({ at: Date.parse(m[1]!), step: m[2]! }));
@@ -233,6 +239,7 @@ async function runSize(n: number): Promise<Result> {
     starts.forEach((s, i) => {
       if (phaseOf[s.step]) result.cpu[phaseOf[s.step]!] = cpuBetween(samples, s.at, starts[i + 1]?.at ?? ended);
     });
+    // The first converge's cluster phase, as the instance log timed it.
     const cluster = new RegExp(`\\[${plan.nodes[0]!.name} cluster\\] exit 0 after (\\d+) ms`).exec(log);
     if (cluster) {
       result.phases["cluster"] = Number(cluster[1]) / 1000;
@@ -273,7 +280,11 @@ try {
 } catch {}
 
 const secs = (x?: number) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(1));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
 const columns: [string, (r: Result) => string][] = [
   ["nodes", (r) => String(r.n)],
   ...["destroy-first", "create", "provision", "cluster", "idempotence", "verify", "destroy"].map((p): [string, (r: Result) => string] => [p, (r) => secs(r.phases[p])]),
@@ -296,9 +307,14 @@ const cpuRows = [["nodes", ...cpuPhases, "per node"], ...results.map((r) => {
 const cpuWidths = cpuRows[0]!.map((_, i) => Math.max(...cpuRows.map((row) => row[i]!.length)));
 for (const row of cpuRows) console.log(row.map((cell, i) => cell.padStart(cpuWidths[i]!)).join("  "));
 
-const three = results.find((r) => r.n === 3 && !r.error);
-const nine = results.find((r) => r.n === 9 && !r.error);
-if (three && nine) console.log(`\n9 nodes ÷ 3 nodes: ${(nine.wall / three.wall).toFixed(2)}× (target ≤ 2×)`);
+const ok = (n: number) => results.filter((r) => r.n === n && !r.error);
+const nodeCpu = (r: Result) => cpuPhases.reduce((sum, p) => sum + (r.cpu[p]?.nodeSecs ?? 0), 0);
+if (ok(3).length && ok(9).length) {
+  const wall = median(ok(9).map((r) => r.wall)) / median(ok(3).map((r) => r.wall));
+  const work = median(ok(9).map(nodeCpu)) / median(ok(3).map(nodeCpu));
+  const runs = ok(3).length > 1 || ok(9).length > 1 ? ` (medians of ${ok(3).length} and ${ok(9).length} runs)` : "";
+  console.log(`\n9 nodes ÷ 3 nodes: ${wall.toFixed(2)}× wall time (target ≤ 2×), ${work.toFixed(2)}× node CPU${runs}`);
+}
 console.log("\nwhere the time goes (each part's slowest node):");
 for (const r of results) for (const line of r.timings) console.log(`  ${line}`);
 if (results.some((r) => r.error)) process.exit(1);
