@@ -94,8 +94,17 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     if (sig === "SIGTERM") current?.kill(sig);
     await new Promise((r) => (current ? current.once("close", r) : r(undefined)));
     await galley(["destroy", "all"]);
+    if (process.env["SCALE_KEEP_LOGS"] !== "1") removeStateDirs();
     process.exit(130);
   });
+}
+
+/** Removes every size's .galley/n<N>-debian-12 folder, and .galley itself once empty (it may hold others'). */
+function removeStateDirs(): void {
+  for (const plan of plans.values()) rmSync(plan.stateDir, { recursive: true, force: true });
+  try {
+    rmdirSync(path.join(path.dirname(config), ".galley"));
+  } catch {}
 }
 
 const tail = (text: string, n = 25) => text.trim().split("\n").slice(-n).join("\n");
@@ -274,10 +283,8 @@ for (const n of sizes) {
   console.log(`${n} node${n > 1 ? "s" : " "}: ${r.error ? "FAILED" : `${r.wall.toFixed(1)} s`} (load ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)})`);
   if (r.error) console.log(r.error.replace(/^/gm, "  "));
 }
+if (process.env["SCALE_KEEP_LOGS"] !== "1" && results.every((r) => !r.error)) removeStateDirs();
 
-try {
-  rmdirSync(path.join(path.dirname(config), ".galley")); // only when the sizes' folders were its last contents
-} catch {}
 
 const secs = (x?: number) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(1));
 const median = (xs: number[]) => {
