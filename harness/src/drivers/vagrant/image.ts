@@ -48,19 +48,12 @@ export const DISK_SIZE = "4G";
  * Run after the boxes' own customize.sh: units Galley's container boxes mask because a container cannot
  * run them (debian-12's customize.sh) come back, as a machine needs them; what a VM without GPU, FUSE,
  * device mapper or EFI never uses is masked (seconds each under TCG, where every second counts three
- * times: three nodes on two cores). SSH host keys (made per node at first boot, as in a container box):
- * ed25519 and ECDSA only (an RSA key alone took 15 s under TCG).
+ * times: three nodes on two cores). SSH host keys are made per node at first boot, as in a container
+ * box (ed25519 and ECDSA: see boxes/ssh-host-keys.ts).
  */
 export const VM_LAYER = `${SSH_HOST_KEYS_SETUP}
 systemctl unmask systemd-remount-fs.service systemd-modules-load.service sys-kernel-config.mount \
   sys-kernel-debug.mount sys-kernel-tracing.mount systemd-networkd.service systemd-networkd.socket
-mkdir -p /etc/systemd/system/galley-ssh-host-keys.service.d
-cat > /etc/systemd/system/galley-ssh-host-keys.service.d/galley-vm.conf <<'UNIT'
-[Service]
-ExecStart=
-ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
-ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
-UNIT
 systemctl mask e2scrub_reap.service modprobe@drm.service modprobe@efi_pstore.service \
   modprobe@dm_mod.service modprobe@fuse.service modprobe@loop.service
 `;
