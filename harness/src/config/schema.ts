@@ -117,6 +117,8 @@ export type ProvisionerConfig = z.infer<typeof ProvisionerConfig>;
  * `snapshot` each from a snapshot of the cluster taken right after converge (drivers with snapshots).
  */
 const IsolateDestructive = z.enum(["none", "snapshot"]);
+/** A command that succeeds on the first node once a restored cluster is ready (polled after each restore). */
+const RestoreReady = z.string().min(1);
 
 export const VerifierConfig = plugin({
   name: z.literal("mocha"),
@@ -125,6 +127,7 @@ export const VerifierConfig = plugin({
   timeout: Duration.optional(),
   reporter: z.string().optional(),
   isolate_destructive: IsolateDestructive.optional(),
+  restore_ready: RestoreReady.optional(),
 });
 
 export const ArtifactSpec = z.discriminatedUnion("source", [
@@ -218,6 +221,7 @@ export const SuiteConfig = z.strictObject({
     chaos: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
     /** Overrides the verifier's isolate_destructive for this suite. */
     isolate_destructive: IsolateDestructive.optional(),
+    restore_ready: RestoreReady.optional(),
   }).optional(),
 });
 

@@ -4,8 +4,9 @@
 // the state back to what it was at the snapshot: new container ids, no faults in effect, the same
 // lifecycle step. The Instance owns it and stays the only writer of the state: the runner writes
 // through it, as the fault runner does.
+import type { BoxAddress } from "../contracts/attach.ts";
 import type { DriverFacts, Snapshots } from "../drivers/driver.ts";
-import { ActionFailed, UserError } from "../errors.ts";
+import { ActionFailed, CommandFailed, commandFailure, UserError } from "../errors.ts";
 import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceState } from "../state/state-file.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
@@ -20,6 +21,7 @@ export interface SnapshotHost {
   readonly state: InstanceState;
   readonly components: Components;
   readonly log: InstanceLog;
+  address(name: string): BoxAddress;
   recordBoxes(facts: DriverFacts): void;
   save(): void;
 }
@@ -59,7 +61,13 @@ export class SnapshotRunner {
     }
     const started = Date.now();
     try {
-      await task(`${label.padEnd(8)} ${plan.name}`, (progress) => snapshots.restore(plan, state, name, { progress, record: (f) => this.host.recordBoxes(f) }));
+      await task(`${label.padEnd(8)} ${plan.name}`, async (progress) => {
+        await snapshots.restore(plan, state, name, { progress, record: (f) => this.host.recordBoxes(f) });
+        if (plan.verifier.restoreReady) {
+          progress("waiting for restore_ready");
+          await this.waitUntilReady(plan.verifier.restoreReady);
+        }
+      });
     } catch (err) {
       state.lastError = `restore ${name}: ${(err as Error).message.split("\n")[0]}`;
       this.host.save(); // the boxes that exist now
@@ -77,6 +85,25 @@ export class SnapshotRunner {
     state.snapshots = { ...state.snapshots, [name]: { ...record, restoredAt: new Date().toISOString(), restoreMs: ms } };
     this.host.log.write("snapshot", `restored snapshot ${name} of ${plan.name} in ${formatMs(ms)}`);
     this.host.save();
+  }
+
+  /** Polls the verifier's restore_ready command on the first node until it succeeds (the boot timeout bounds it). */
+  private async waitUntilReady(command: string): Promise<void> {
+    const { plan, components } = this.host;
+    const first = plan.nodes.find((n) => this.host.state.nodes[n.name])!.name;
+    const timeoutMs = plan.driver.bootTimeoutMs;
+    const conn = await components.transport.connect(this.host.address(first));
+    try {
+      const script = `end=$(( $(date +%s) + ${Math.ceil(timeoutMs / 1000)} ))
+until out=$( (${command}) 2>&1 ); do
+  [ $(date +%s) -ge $end ] && { printf '%s\n' "$out" | tail -5; exit 124; }
+  sleep 0.2
+done`;
+      const r = await conn.exec(script, { timeoutMs: timeoutMs + 10_000 });
+      if (r.exitCode !== 0) throw new CommandFailed(commandFailure(first, `restore_ready (${command}), polled for ${formatMs(timeoutMs)} after the restore`, r));
+    } finally {
+      await conn.close();
+    }
   }
 
   /** Whether snapshot `name` holds the instance's current converge, untouched since (what a destructive suite may start from). */

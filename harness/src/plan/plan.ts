@@ -47,6 +47,8 @@ export interface InstancePlan {
     chaos?: string[];
     /** `snapshot`: each destructive suite starts from the snapshot taken right after converge. */
     isolateDestructive?: "snapshot";
+    /** Succeeds on the first node once a restored cluster is ready (beyond systemd and its services). */
+    restoreReady?: string;
   };
   artifacts: Record<string, ArtifactSpec & { base: string }>;
   /** Service containers of the instance; `script` is absolute. */
@@ -103,6 +105,7 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
           reporter: c.verifier.reporter ?? "spec",
           ...(suite.verifier?.chaos ? { chaos: [suite.verifier.chaos].flat().map((s) => path.resolve(root, s)) } : {}),
           ...((suite.verifier?.isolate_destructive ?? c.verifier.isolate_destructive ?? "none") === "snapshot" ? { isolateDestructive: "snapshot" as const } : {}),
+          ...((suite.verifier?.restore_ready ?? c.verifier.restore_ready) ? { restoreReady: suite.verifier?.restore_ready ?? c.verifier.restore_ready } : {}),
         },
         artifacts,
         services,

@@ -17,6 +17,11 @@ export interface BoxBoot {
   /** Static address on the first network. */
   address?: string;
   dockerVolume: boolean;
+  /**
+   * The image is a snapshot of a booted box: its Docker is configured already (and asking the engine
+   * whether daemon.json exists would leave a HEAD request's socket open, keeping the process alive).
+   */
+  fromSnapshot?: boolean;
 }
 
 export interface BootEnv {
@@ -71,7 +76,7 @@ export async function bootBox(
   });
   for (const net of rest) await d.getNetwork(net).connect({ Container: container.id, EndpointConfig: { Aliases: [name] } });
   // Docker in the node keeps its containers' cgroups inside the node's, not beside the host's.
-  if (o.dockerVolume && sharesHostCgroups(hostConfig)) await nestInnerDockerCgroups(container);
+  if (o.dockerVolume && !o.fromSnapshot && sharesHostCgroups(hostConfig)) await nestInnerDockerCgroups(container);
   made.container(container.id);
   await container.start();
   const info = await container.inspect();

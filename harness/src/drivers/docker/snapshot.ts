@@ -160,6 +160,7 @@ export const dockerSnapshots: Snapshots = {
         networks: b.role === "node" ? ["nodes"] : plan.services[b.name]!.networks,
         address: onNodes && b.box.ip ? b.box.ip : undefined,
         dockerVolume: fills.some((f) => f.box === b.name && f.to === dockerVolumeName(owner, b.name)),
+        fromSnapshot: true,
       }, {
         volume: () => {},
         container: (id) => {
