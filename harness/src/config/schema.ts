@@ -117,7 +117,7 @@ export type ProvisionerConfig = z.infer<typeof ProvisionerConfig>;
  * `snapshot` each from a snapshot of the cluster taken right after converge (drivers with snapshots).
  */
 const IsolateDestructive = z.enum(["none", "snapshot"]);
-/** A command that succeeds on the first node once a restored cluster is ready (polled after each restore). */
+/** A command that succeeds on every node once a restored cluster is ready (polled on each after a restore). */
 const RestoreReady = z.string().min(1);
 
 export const VerifierConfig = plugin({

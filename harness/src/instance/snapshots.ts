@@ -87,23 +87,24 @@ export class SnapshotRunner {
     this.host.save();
   }
 
-  /** Polls the verifier's restore_ready command on the first node until it succeeds (the boot timeout bounds it). */
+  /** Polls the verifier's restore_ready command on every node until it succeeds there (the boot timeout bounds it). */
   private async waitUntilReady(command: string): Promise<void> {
     const { plan, components } = this.host;
-    const first = plan.nodes.find((n) => this.host.state.nodes[n.name])!.name;
     const timeoutMs = plan.driver.bootTimeoutMs;
-    const conn = await components.transport.connect(this.host.address(first));
-    try {
-      const script = `end=$(( $(date +%s) + ${Math.ceil(timeoutMs / 1000)} ))
+    const script = `end=$(( $(date +%s) + ${Math.ceil(timeoutMs / 1000)} ))
 until out=$( (${command}) 2>&1 ); do
-  [ $(date +%s) -ge $end ] && { printf '%s\n' "$out" | tail -5; exit 124; }
+  [ $(date +%s) -ge $end ] && { printf '%s\\n' "$out" | tail -5; exit 124; }
   sleep 0.2
 done`;
-      const r = await conn.exec(script, { timeoutMs: timeoutMs + 10_000 });
-      if (r.exitCode !== 0) throw new CommandFailed(commandFailure(first, `restore_ready (${command}), polled for ${formatMs(timeoutMs)} after the restore`, r));
-    } finally {
-      await conn.close();
-    }
+    await Promise.all(plan.nodes.filter((n) => this.host.state.nodes[n.name]).map(async ({ name }) => {
+      const conn = await components.transport.connect(this.host.address(name));
+      try {
+        const r = await conn.exec(script, { timeoutMs: timeoutMs + 10_000 });
+        if (r.exitCode !== 0) throw new CommandFailed(commandFailure(name, `restore_ready (${command}), polled for ${formatMs(timeoutMs)} after the restore`, r));
+      } finally {
+        await conn.close();
+      }
+    }));
   }
 
   /** Whether snapshot `name` holds the instance's current converge, untouched since (what a destructive suite may start from). */

@@ -47,7 +47,7 @@ export interface InstancePlan {
     chaos?: string[];
     /** `snapshot`: each destructive suite starts from the snapshot taken right after converge. */
     isolateDestructive?: "snapshot";
-    /** Succeeds on the first node once a restored cluster is ready (beyond systemd and its services). */
+    /** Succeeds on every node once a restored cluster is ready (beyond systemd and its services). */
     restoreReady?: string;
   };
   artifacts: Record<string, ArtifactSpec & { base: string }>;
