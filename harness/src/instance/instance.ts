@@ -192,8 +192,12 @@ export class Instance {
    * driver acts, the state records what is in effect, and the timeline (faults.jsonl) when.
    */
   fault(spec: FaultSpec): Promise<void> {
+    this.untouchedSinceSnapshot = false;
     return this.faults.fault(spec);
   }
+
+  /** No fault and no destructive suite since the snapshot was taken or restored in this verify. */
+  private untouchedSinceSnapshot = false;
 
   /** `galley snapshot`: every box and its volumes, saved by the driver under `name`. */
   snapshot(name: string = AFTER_CONVERGE): Promise<void> {
@@ -354,13 +358,22 @@ export class Instance {
     // Destructive suites each start from the cluster as this converge left it: snapshot it first (once per converge).
     const isolate = this.isolatesDestructive();
     if (isolate && !this.snapshots.holdsCurrentConverge(AFTER_CONVERGE)) await this.snapshots.take(AFTER_CONVERGE, "snapshot (for destructive suites)");
+    // A verify that restores first (after a previous one's destructive suites) or just took the snapshot
+    // starts from it: the first destructive suite needs no restore unless a fault came first.
+    this.untouchedSinceSnapshot = isolate && this.snapshots.holdsCurrentConverge(AFTER_CONVERGE) && !this.state.changedBy?.length;
+    const restoreForSuite = async () => {
+      const untouched = this.untouchedSinceSnapshot && !Object.keys(this.state.faults ?? {}).length && !this.state.links?.length;
+      this.untouchedSinceSnapshot = false; // the suite about to start may change anything
+      if (untouched) this.log.write("snapshot", "no restore before this destructive suite: no fault and no destructive suite since the snapshot");
+      else await this.snapshots.restore(AFTER_CONVERGE, "restore (before a destructive suite)");
+    };
     this.save(); // the attach file is what the checks read
     const report = await this.components.verifier.verify({
       plan: this.plan,
       attachFile: attachPath(this.plan.stateDir),
       log: this.log,
       fault: (spec) => this.fault(spec),
-      ...(isolate ? { restore: () => this.snapshots.restore(AFTER_CONVERGE, "restore (before a destructive suite)") } : {}),
+      ...(isolate ? { restore: restoreForSuite } : {}),
     });
     const results = report.checks;
     this.lastVerify = results;

@@ -10,7 +10,8 @@ import { ActionFailed, CommandFailed, commandFailure, UserError } from "../error
 import type { InstancePlan } from "../plan/plan.ts";
 import type { InstanceState } from "../state/state-file.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
-import { formatMs, task } from "../util/ui.ts";
+import { PhaseClock } from "../util/step-timings.ts";
+import { formatMs, isVerbose, line, task, type Progress } from "../util/ui.ts";
 import type { Components } from "./components.ts";
 
 /** The snapshot verify takes right after a converge, for `isolate_destructive: snapshot`. */
@@ -42,7 +43,9 @@ export class SnapshotRunner {
     const inEffect = [...Object.entries(state.faults ?? {}).map(([n, f]) => `${n} ${f.join("+")}`), ...(state.links ?? []).map((l) => l.spec.kind)];
     if (inEffect.length) throw new UserError(`cannot snapshot ${plan.name} with faults in effect (${inEffect.join(", ")}): \`galley fault ${plan.name} heal\` first`);
     const started = Date.now();
-    await task(`${label.padEnd(8)} ${plan.name}`, (progress) => snapshots.take(plan, state, name, progress));
+    const phases = new PhaseClock();
+    await task(`${label.padEnd(8)} ${plan.name}`, (progress) => snapshots.take(plan, state, name, timed(phases, progress)));
+    this.recordTimings("snapshot", phases, started);
     state.snapshots = {
       ...state.snapshots,
       [name]: { takenAt: new Date().toISOString(), convergedAt: state.convergedAt, lastAction: state.lastAction, ...(state.changedBy ? { changedBy: [...state.changedBy] } : {}), tookMs: Date.now() - started },
@@ -60,8 +63,10 @@ export class SnapshotRunner {
       throw new UserError(`no snapshot ${name} of ${plan.name} (${have.length ? `snapshots: ${have.join(", ")}` : `none taken: \`galley snapshot ${plan.name}\``})`);
     }
     const started = Date.now();
+    const phases = new PhaseClock();
     try {
-      await task(`${label.padEnd(8)} ${plan.name}`, async (progress) => {
+      await task(`${label.padEnd(8)} ${plan.name}`, async (untimed) => {
+        const progress = timed(phases, untimed);
         await snapshots.restore(plan, state, name, { progress, record: (f) => this.host.recordBoxes(f) });
         if (plan.verifier.restoreReady) {
           progress("waiting for restore_ready");
@@ -81,10 +86,19 @@ export class SnapshotRunner {
     else delete state.changedBy;
     state.lastAction = record.lastAction;
     state.convergedAt = record.convergedAt;
+    this.recordTimings("restore", phases, started);
     const ms = Date.now() - started;
     state.snapshots = { ...state.snapshots, [name]: { ...record, restoredAt: new Date().toISOString(), restoreMs: ms } };
     this.host.log.write("snapshot", `restored snapshot ${name} of ${plan.name} in ${formatMs(ms)}`);
     this.host.save();
+  }
+
+  /** Where a snapshot's or restore's seconds went: the log, `timings.<what>` in the state, and -v. */
+  private recordTimings(what: "snapshot" | "restore", phases: PhaseClock, started: number): void {
+    const summary = `${phases.summary(Date.now())} (${formatMs(Date.now() - started)} in all)`;
+    this.host.log.write("timings", `${what}: ${summary}`);
+    this.host.state.timings = { ...this.host.state.timings, [what]: summary };
+    if (isVerbose()) line(`  ${what} ${this.host.plan.name}: ${summary}`);
   }
 
   /** Polls the verifier's restore_ready command on every node until it succeeds there (the boot timeout bounds it). */
@@ -113,4 +127,12 @@ done`;
     const r = state.snapshots?.[name];
     return Boolean(r && state.convergedAt && r.convergedAt === state.convergedAt && !r.changedBy?.length);
   }
+}
+
+/** Progress that also marks the phase's start on the clock. */
+function timed(phases: PhaseClock, progress: Progress): Progress {
+  return (text) => {
+    phases.mark(text, Date.now());
+    progress(text);
+  };
 }
