@@ -47,9 +47,9 @@ module.exports = {
     },
     {
       name: "docker-only-in-drivers-docker",
-      comment: "Docker code lives in drivers/docker/; the rest of the engine reaches it through the Driver interface. Only the composition root (instance/components.ts) names the Docker driver, and the docker-exec transport uses its client.",
+      comment: "Docker code lives in drivers/docker/; the rest of the engine reaches it through the Driver interface. Only the composition root (instance/components.ts) names the Docker driver, and the docker-exec transport (with its session shell) uses its client.",
       severity: "error",
-      from: { path: ENGINE, pathNot: "^harness/src/(drivers/docker/|instance/components[.]ts$|transports/docker-exec[.]ts$)" },
+      from: { path: ENGINE, pathNot: "^harness/src/(drivers/docker/|instance/components[.]ts$|transports/docker-(exec|session)[.]ts$)" },
       to: { path: "^harness/src/drivers/docker/|(^|/)node_modules/(@types/)?dockerode/" },
     },
     {

@@ -31,20 +31,25 @@ describe("versions", function () {
   it("every node says which etcd (server, cluster, etcdctl) and fleet (fleetd, fleetctl) it runs, with the Go module and sha256 of each running binary", async () => {
     const { client } = ports(cluster);
     await cluster.each(async (node) => {
-      const mine = new Map<string, Probe>();
-      for (const p of PROGRAMS) {
+      // The programs are probed at once (independent reads), then reported in a fixed order.
+      const found = await Promise.all(PROGRAMS.map(async (p) => {
         let probe: Probe | undefined;
         // A daemon that is (re)starting has no process for a moment: probe what runs once it runs.
         await retry(async () => {
           probe = await p.probe(node);
         }, { what: `the running ${p.program} on ${node.name}`, timeoutMs: 30_000 });
-        expect(probe!.version, `the version ${p.program} on ${node.name} printed: ${probe!.versionOutput}`).to.match(/^\d+\.\d+\.\d+/);
-        mine.set(p.program, probe!);
-        fact("version", p.artifact, p.program, node, probe!.version!);
-        fact("module", p.artifact, p.program, node, probe!.module);
-        fact("sha256", p.artifact, p.program, node, probe!.sha256);
-        fact("exe", p.artifact, p.program, node, probe!.exe);
-      }
+        return probe!;
+      }));
+      const mine = new Map<string, Probe>();
+      PROGRAMS.forEach((p, i) => {
+        const probe = found[i]!;
+        expect(probe.version, `the version ${p.program} on ${node.name} printed: ${probe.versionOutput}`).to.match(/^\d+\.\d+\.\d+/);
+        mine.set(p.program, probe);
+        fact("version", p.artifact, p.program, node, probe.version!);
+        fact("module", p.artifact, p.program, node, probe.module);
+        fact("sha256", p.artifact, p.program, node, probe.sha256);
+        fact("exe", p.artifact, p.program, node, probe.exe);
+      });
       probes.set(node.name, mine);
       // The server's own word, and the cluster version its members agreed on. That starts low ("not_decided",
       // or 3.0.0 on etcd 3.6) and the leader raises it to the members' common series within seconds: wait
@@ -67,15 +72,16 @@ describe("versions", function () {
     expect([...probes.keys()].sort(), "nodes probed by the previous check").to.deep.equal(cluster.nodes.map((n) => n.name).sort());
     const differ: string[] = [];
     await cluster.each(async (node) => {
-      for (const p of configured) {
+      await Promise.all(configured.map(async (p) => {
         const file = `/var/lib/galley/artifacts/${p.artifact}/${p.program}`;
         const r = await node.execute(`sha256sum < ${file} | cut -d' ' -f1`);
         const want = r.exitCode === 0 ? r.stdout.trim() : `(no ${file}: ${r.stderr.trim()})`;
         const running = probes.get(node.name)!.get(p.program)!;
         const short = (h: string) => (/^[0-9a-f]{64}$/.test(h) ? `sha256 ${h.slice(0, 12)}…` : h);
         if (running.sha256 !== want) differ.push(`${node.name} runs ${running.exe} (${short(running.sha256)}), not ${file} (${short(want)})`);
-      }
+      }));
     });
+    differ.sort();
     expect(differ, "programs that are not their artifact's binary").to.deep.equal([]);
   });
 });

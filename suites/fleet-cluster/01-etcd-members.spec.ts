@@ -44,19 +44,21 @@ describe("etcd members", function () {
   // fleet uses: check both APIs the cluster is meant to offer.
   it("every advertised client URL answers the client API (v3, and v2 where enabled)", async () => {
     // v2 only where the cluster serves it at all (asked on the local client port, not an advertised one).
-    const v2 = (await v2Status(cluster)) === "200";
     const first = cluster.nodes[0]!;
-    const advertised = (await memberList(first)).members.flatMap((m) => m.clientURLs.map((url) => ({ member: m.name, url })));
+    const [v2, listed] = await Promise.all([v2Status(cluster).then((s) => s === "200"), memberList(first)]);
+    const advertised = listed.members.flatMap((m) => m.clientURLs.map((url) => ({ member: m.name, url })));
     expect(advertised, "advertised client URLs").to.have.length(cluster.nodes.length);
-    const broken: string[] = [];
-    for (const { member, url } of advertised) {
-      const r = await first.execute(`ETCDCTL_API=3 etcdctl --endpoints=${url} --command-timeout=3s endpoint health`);
-      if (r.exitCode !== 0) broken.push(`${member} advertises ${url}, which does not answer the v3 API: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
-      if (v2) {
-        const code = (await first.execute(`curl -s -o /dev/null -w '%{http_code}' ${url}/v2/keys/`)).stdout.trim();
-        if (code !== "200") broken.push(`${member} advertises ${url}, whose v2 keys API answers HTTP ${code}`);
-      }
-    }
+    // Every URL, both APIs, asked at once: independent reads.
+    const broken = (await Promise.all(advertised.map(async ({ member, url }) => {
+      const [r, code] = await Promise.all([
+        first.execute(`ETCDCTL_API=3 etcdctl --endpoints=${url} --command-timeout=3s endpoint health`),
+        v2 ? first.execute(`curl -s -o /dev/null -w '%{http_code}' ${url}/v2/keys/`).then((c) => c.stdout.trim()) : undefined,
+      ]);
+      return [
+        ...(r.exitCode !== 0 ? [`${member} advertises ${url}, which does not answer the v3 API: ${(r.stderr || r.stdout).trim().split("\n").pop()}`] : []),
+        ...(code !== undefined && code !== "200" ? [`${member} advertises ${url}, whose v2 keys API answers HTTP ${code}`] : []),
+      ];
+    }))).flat();
     expect(broken, "client URLs that do not work").to.deep.equal([]);
   });
 

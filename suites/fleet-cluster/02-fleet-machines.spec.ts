@@ -16,8 +16,9 @@ interface NodeFacts {
 }
 
 async function factsOf(n: Node): Promise<NodeFacts> {
-  const env = fleet.parseEnvironment(await n.succeed("systemctl show fleet.service -p Environment --value"));
-  return { node: n.name, machineId: (await n.succeed("cat /etc/machine-id")).trim(), ip: n.ip, env, metadata: fleet.parseMetadata(env.FLEET_METADATA) };
+  const [environment, machineId] = await Promise.all([n.succeed("systemctl show fleet.service -p Environment --value"), n.succeed("cat /etc/machine-id")]);
+  const env = fleet.parseEnvironment(environment);
+  return { node: n.name, machineId: machineId.trim(), ip: n.ip, env, metadata: fleet.parseMetadata(env.FLEET_METADATA) };
 }
 
 const durationSeconds = (d: string | undefined, fallback: number) => {
@@ -58,8 +59,7 @@ describe("fleet machines", function () {
   it("fleetd runs on every node, is not frozen, and keeps its registration fresh (heartbeats)", async () => {
     const { client } = ports(cluster);
     const problems = (await cluster.each(async (n) => {
-      const f = await factsOf(n);
-      const unit = await n.unitInfo("fleet.service", ["ActiveState", "SubState", "MainPID"]);
+      const [f, unit] = await Promise.all([factsOf(n), n.unitInfo("fleet.service", ["ActiveState", "SubState", "MainPID"])]);
       if (`${unit.ActiveState}/${unit.SubState}` !== "active/running") return [`${n.name}: fleet.service is ${unit.ActiveState}/${unit.SubState}`];
       // A SIGSTOPped fleetd is "active/running" to systemd: ask the kernel (state T = stopped).
       const state = (await n.succeed(`ps -o stat= -p ${unit.MainPID}`)).trim();

@@ -12,16 +12,21 @@ describe("etcd leader stats", function () {
   it("one leader and N-1 followers with successful heartbeats, as endpoint status says (/v2/stats/leader, or v3 metrics where v2 is gone)", async () => {
     const { client } = ports(cluster);
     const first = cluster.nodes[0]!;
-    const status = etcd.parseEndpointStatus(await first.succeed("ETCDCTL_API=3 etcdctl endpoint status --cluster -w json"));
+    const [statusJson, membersJson, v2] = await Promise.all([
+      first.succeed("ETCDCTL_API=3 etcdctl endpoint status --cluster -w json"),
+      first.succeed("ETCDCTL_API=3 etcdctl member list -w json"),
+      v2Status(cluster),
+    ]);
+    const status = etcd.parseEndpointStatus(statusJson);
     const leaders = status.filter((s) => s.isLeader);
     expect(leaders, `leaders in endpoint status ${JSON.stringify(status)}`).to.have.length(1);
     const leader = leaders[0]!;
     const leaderNode = cluster.nodeByIp(new URL(leader.endpoint).hostname);
-    const members = etcd.parseMemberListJson(await first.succeed("ETCDCTL_API=3 etcdctl member list -w json")).members;
+    const members = etcd.parseMemberListJson(membersJson).members;
     const followers = members.map((m) => m.id).filter((id) => id !== leader.id).sort();
     expect(followers, "followers").to.have.length(cluster.nodes.length - 1);
 
-    if ((await v2Status(cluster)) === "200") {
+    if (v2 === "200") {
       // Heartbeats to a follower that just joined may not have been counted yet: wait for them.
       const stats = await eventually(async () => {
         const s = etcd.parseLeaderStats(await first.succeed(`curl -fsS http://${leaderNode.ip}:${client}/v2/stats/leader`));

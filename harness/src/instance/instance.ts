@@ -91,6 +91,7 @@ export class Instance {
   }
 
   async close(): Promise<void> {
+    this.components.verifier.dispose?.();
     this.log.flush();
     openInstances.delete(this);
     await this.unlock?.().catch(() => {});
@@ -155,7 +156,11 @@ export class Instance {
       await this.run("destroy");
       this.prefetchArtifacts();
       await this.transitionTo("converge");
-      if (idempotence) await this.checkIdempotence();
+      if (idempotence) {
+        // The verifier starts up while the provisioning runs once more.
+        this.components.verifier.warmUp?.(this.plan);
+        await this.checkIdempotence();
+      }
       await this.transitionTo("verify");
     } catch (err) {
       if (policy === "always") {

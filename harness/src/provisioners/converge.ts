@@ -16,6 +16,7 @@ import type { InstanceState } from "../state/state-file.ts";
 import type { Connection, ExecResult, Transport } from "../transports/transport.ts";
 import type { InstanceLog } from "../util/instance-log.ts";
 import { lineSplitter } from "../util/lines.ts";
+import { treeStamp } from "../util/tree-stamp.ts";
 import { line, type Progress } from "../util/ui.ts";
 import { runsOnHost, type HostProvisioner, type Provisioner } from "./provisioner.ts";
 import { unitEvidence, unitsNamedIn } from "./unit-evidence.ts";
@@ -115,6 +116,8 @@ type Resolved = Awaited<ReturnType<typeof resolveArtifact>>;
  * What every provisioner finds on a node: the instance's key pair, the artifacts and (for a node
  * provisioner) its folder and other uploads (the shell provisioner's helper library). Artifacts too
  * are replaced: one left by an earlier converge with another config must never be used silently.
+ * A node that already holds exactly these folders (same stamp: paths, sizes, modes and times, as the
+ * last upload wrote it on the node) keeps them: the idempotence converge re-uploads nothing.
  */
 async function prepareNode(
   conn: Connection,
@@ -124,15 +127,26 @@ async function prepareNode(
   source?: string,
   uploads: { local: string; remote: string }[] = [],
 ): Promise<void> {
+  const trees = [
+    ...(source ? [{ local: source, remote: "provision" }] : []),
+    ...uploads,
+    { local: sshKeyDir, remote: "ssh" },
+    ...artifacts.map((a) => ({ local: a.dir, remote: `artifacts/${a.name}` })),
+  ];
+  const stamp = treeStamp(trees.map((t) => ({ label: t.remote, dir: t.local })));
   const stale = ["provision", "ssh", "artifacts", ...uploads.map((u) => u.remote)].map((d) => `${REMOTE_DIR}/${d}`).join(" ");
-  const clean = `rm -rf ${stale} && mkdir -p ${REMOTE_DIR}/artifacts`;
+  const clean = `if [ "$(cat ${STAMP} 2>/dev/null)" = ${stamp} ]; then echo unchanged; else rm -rf ${STAMP} ${stale} && mkdir -p ${REMOTE_DIR}/artifacts; fi`;
   const r = await conn.exec(clean, { timeoutMs: 60_000 });
   if (r.exitCode !== 0) throw new CommandFailed(commandFailure(node, clean, r));
-  if (source) await conn.upload(source, `${REMOTE_DIR}/provision`);
-  for (const u of uploads) await conn.upload(u.local, `${REMOTE_DIR}/${u.remote}`);
-  await conn.upload(sshKeyDir, `${REMOTE_DIR}/ssh`);
-  for (const a of artifacts) await conn.upload(a.dir, `${REMOTE_DIR}/artifacts/${a.name}`);
+  if (r.stdout.trim() === "unchanged") return;
+  for (const t of trees) await conn.upload(t.local, `${REMOTE_DIR}/${t.remote}`);
+  const stamped = `echo ${stamp} > ${STAMP}`;
+  const w = await conn.exec(stamped, { timeoutMs: 60_000 });
+  if (w.exitCode !== 0) throw new CommandFailed(commandFailure(node, stamped, w));
 }
+
+/** On each node: the stamp of the folders the last converge uploaded (see prepareNode). */
+const STAMP = `${REMOTE_DIR}/uploaded.stamp`;
 
 /** A host provisioner: keys and artifacts onto every node, then one run from the host for all of them. */
 async function convergeFromHost(

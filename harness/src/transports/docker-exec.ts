@@ -2,9 +2,10 @@
 // its network (a partition test still reaches it), and needs nothing inside the box.
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import tarFs from "tar-fs";
 import { TransportFailed } from "../errors.ts";
+import { tarFs } from "../util/lazy-modules.ts";
 import { docker, dockerCliHostArgs } from "../drivers/docker/client.ts";
+import { DockerSession, sessionCommand } from "./docker-session.ts";
 import { wrapScript, type BoxAddress, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export class DockerExecTransport implements Transport {
@@ -17,13 +18,21 @@ export class DockerExecTransport implements Transport {
     if (!id) throw new TransportFailed(`node ${node} has no container (is the instance created?)`);
     const container = (await docker()).getContainer(id);
     const defaultTimeoutMs = this.defaultTimeoutMs;
+    // Short commands as root go through the node's session shell; streamed output, another user, or a
+    // request the session could not run go through a plain exec.
+    const session = new DockerSession(container);
     const conn: Connection = {
       async exec(script: string, o: ExecOptions = {}): Promise<ExecResult> {
+        const timeoutMs = o.timeoutMs ?? defaultTimeoutMs;
+        if (!o.onOutput && (o.user ?? "root") === "root") {
+          const r = await session.run(sessionCommand(script, timeoutMs, o.env), timeoutMs);
+          if (r !== "not-run") return r;
+        }
         const start = Date.now();
         let exec;
         try {
           exec = await container.exec({
-            Cmd: wrapScript(script, o.timeoutMs ?? defaultTimeoutMs),
+            Cmd: wrapScript(script, timeoutMs),
             AttachStdout: true,
             AttachStderr: true,
             User: o.user ?? "root",
@@ -58,14 +67,16 @@ export class DockerExecTransport implements Transport {
         // and converge uploads four folders to every node).
         const prefix = path.posix.resolve("/", remoteDir).slice(1);
         if (!prefix) throw new TransportFailed(`node ${node}: will not upload ${localDir} over / (remote folder "${remoteDir}")`);
-        const archive = tarFs.pack(localDir, { map: (h) => ({ ...h, name: h.name === "." ? prefix : `${prefix}/${h.name}` }) });
+        const archive = tarFs().pack(localDir, { map: (h) => ({ ...h, name: h.name === "." ? prefix : `${prefix}/${h.name}` }) });
         try {
           await container.putArchive(archive as unknown as NodeJS.ReadableStream, { path: "/" });
         } catch (e) {
           throw new TransportFailed(`node ${node}: upload of ${localDir} to ${remoteDir} failed: ${(e as Error).message}`, { cause: e });
         }
       },
-      async close() {},
+      async close() {
+        session.close();
+      },
     };
     return conn;
   }

@@ -1,9 +1,9 @@
 // SSH transport (ssh2): what a real machine offers. The driver installs the instance's public key for
 // root at create; sshd inside the box does the rest.
 import { readFileSync } from "node:fs";
-import { Client } from "ssh2";
-import tarFs from "tar-fs";
+import type { Client } from "ssh2";
 import { TransportFailed } from "../errors.ts";
+import { ssh2, tarFs } from "../util/lazy-modules.ts";
 import { shellQuote, wrapScript, type BoxAddress, type Connection, type ExecOptions, type ExecResult, type Transport } from "./transport.ts";
 
 export class SshTransport implements Transport {
@@ -16,7 +16,7 @@ export class SshTransport implements Transport {
     const user = box.user ?? this.user;
     if (!host || !box.keyFile) throw new TransportFailed(`node ${node} has no address or key (is the instance created?)`);
     const privateKey = readFileSync(box.keyFile);
-    const client = new Client();
+    const client: Client = new (ssh2().Client)();
     let broken: Error | undefined;
     await new Promise<void>((resolve, reject) => {
       // A persistent listener: a socket error after `ready` must not crash the process.
@@ -74,7 +74,7 @@ export class SshTransport implements Transport {
     return {
       exec: (script, o) => run(script, o),
       async upload(localDir, remoteDir) {
-        const r = await run(`mkdir -p ${shellQuote(remoteDir)} && tar -x -C ${shellQuote(remoteDir)}`, {}, tarFs.pack(localDir) as unknown as NodeJS.ReadableStream);
+        const r = await run(`mkdir -p ${shellQuote(remoteDir)} && tar -x -C ${shellQuote(remoteDir)}`, {}, tarFs().pack(localDir) as unknown as NodeJS.ReadableStream);
         if (r.exitCode !== 0) throw new TransportFailed(`node ${node}: upload of ${localDir} failed: ${r.stderr.trim()}`);
       },
       async close() {

@@ -2,7 +2,7 @@
 // stop them too, or an orphaned verifier keeps crashing nodes while the user runs destroy. Their own
 // children too: a build script's `go build`, debootstrap's dpkg would otherwise run on, orphaned.
 import type { ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { parentOf, processIds } from "./proc.ts";
 
 const children = new Set<ChildProcess>();
 
@@ -33,21 +33,9 @@ export function killChildren(signal: NodeJS.Signals = "SIGTERM"): void {
 /** Every process below `pid`, breadth first, from /proc (empty where there is no /proc). */
 function descendantsOf(pid: number): number[] {
   const childrenOf = new Map<number, number[]>();
-  let entries: string[] = [];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      childrenOf.set(ppid, [...(childrenOf.get(ppid) ?? []), Number(e)]);
-    } catch {
-      /* exited meanwhile */
-    }
+  for (const p of processIds()) {
+    const ppid = parentOf(p);
+    if (ppid !== undefined) childrenOf.set(ppid, [...(childrenOf.get(ppid) ?? []), p]);
   }
   const out: number[] = [];
   for (let queue = [pid]; queue.length; ) {

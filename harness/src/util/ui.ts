@@ -1,6 +1,6 @@
 // Console output: quiet when all is well (one line per finished step), a spinner with live progress on a
 // terminal, and nothing but finished lines when output is a file or CI log.
-import ora, { type Ora } from "ora";
+import type { Ora } from "ora";
 
 // GALLEY_VERBOSE=1 (or `galley -v`) prints every progress update (CI logs, and tests that act at a
 // given step), and where each create and converge spent its time.
@@ -27,7 +27,11 @@ export async function task<T>(label: string, fn: (progress: Progress) => Promise
       process.stderr.write(`  … ${label}: ${text}\n`);
     }
   };
-  if (interactive() && active === 1) spinner = ora({ text: label, stream: process.stderr }).start();
+  // The spinner library loads only where a spinner shows (a terminal), not in CI or for a quiet command.
+  if (interactive() && active === 1) {
+    const { default: ora } = await import("ora");
+    if (active === 1) spinner = ora({ text: label, stream: process.stderr }).start();
+  }
   try {
     const out = await fn(progress);
     line(`✓ ${label} (${fmt(Date.now() - start)})`);

@@ -29,4 +29,11 @@ export interface VerifyContext {
 export interface Verifier {
   readonly name: string;
   verify(ctx: VerifyContext): Promise<VerifyReport>;
+  /**
+   * A verify of this plan is coming (`galley test` says so before its idempotence converge): start
+   * what can start early, so the checks begin at once when verify comes. Optional; dispose() undoes it.
+   */
+  warmUp?(plan: InstancePlan): void;
+  /** Lets go of anything warmUp started and verify did not use. */
+  dispose?(): void;
 }

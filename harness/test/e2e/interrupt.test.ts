@@ -180,6 +180,9 @@ describe("interrupting a box build", function () {
   after(async () => {
     await run(["destroy", "boxbuild-tmpbox"]);
     rmSync(dir, { recursive: true, force: true });
+    // Even when the test failed (the interrupt came after the build), its image does not stay.
+    const d = new Docker();
+    for (const i of await d.listImages({ filters: { reference: [`galley-box/e2e-interrupted-${process.pid}`] } })) await d.getImage(i.Id).remove({ force: true });
   });
 
   it("SIGINT during the rootfs build (mmdebstrap, or debootstrap where it is missing): it and its children stop, the rootfs goes, no image is left", async () => {

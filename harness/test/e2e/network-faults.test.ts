@@ -131,8 +131,12 @@ describe("network faults between named nodes (galley fault on a created instance
       // While infra0 tries to connect, infra2's kernel holds the half-open connection: infra0's SYN arrived,
       // infra2's answers are lost.
       const attempt = on("infra0", `timeout 6 bash -c 'exec 3<>/dev/tcp/${ip("infra2")}/22' && echo connected || echo "no connection"`);
-      await new Promise((r) => setTimeout(r, 2500));
-      const synRecv = await on("infra2", "ss -Htn state syn-recv");
+      // Asked until the attempt shows (its own galley process may take a while to start on a busy
+      // machine), within the attempt's 6 s.
+      let synRecv = "";
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline && !synRecv.includes(`${ip("infra0")}:`); ) {
+        synRecv = await on("infra2", "ss -Htn state syn-recv");
+      }
       expect(synRecv, "half-open connections on infra2").to.include(`${ip("infra0")}:`);
       expect((await attempt).trim(), "infra0 → infra2 (the answer is lost)").to.equal("no connection");
       expect(await reach("infra1", "infra2"), "infra1 → infra2, not named in the drop").to.equal("ok");

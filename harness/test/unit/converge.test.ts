@@ -87,14 +87,15 @@ describe("converge with fake boxes", function () {
   it("clears old uploads, then uploads provisioning, keys and each artifact, then runs the script, on every node", async () => {
     await run();
     for (const node of ["infra0", "infra1"]) {
-      const steps = journal.filter((e) => e.startsWith(`${node}$ `) || e.startsWith(`${node} upload`)).slice(0, 7);
+      const steps = journal.filter((e) => e.startsWith(`${node}$ `) || e.startsWith(`${node} upload`)).slice(0, 8);
       expect(steps, node).to.deep.equal([
-        `${node}$ rm -rf ${DIR}/provision ${DIR}/ssh ${DIR}/artifacts ${DIR}/lib && mkdir -p ${DIR}/artifacts`,
+        `${node}$ ${cleanCommand(stampIn(journal, node))}`,
         `${node} upload ${DIR}/provision`,
         `${node} upload ${DIR}/lib`,
         `${node} upload ${DIR}/ssh`,
         `${node} upload ${DIR}/artifacts/fleet`,
         `${node} upload ${DIR}/artifacts/etcd`,
+        `${node}$ echo ${stampIn(journal, node)} > ${DIR}/uploaded.stamp`,
         `${node}$ : > ${DIR}/changes && bash ${DIR}/provision/provision.sh`,
       ]);
       const uploads = transport.uploads.filter((u) => u.node === node);
@@ -207,10 +208,25 @@ describe("converge with fake boxes", function () {
     expect((err as CommandFailed).failure).to.include({ node: "infra0 (cluster phase)", command: "cluster.sh", exitCode: 5, step: "submit" });
   });
 
+  it("a node that holds what the last converge uploaded gets no upload again; a changed file is uploaded anew", async () => {
+    await run();
+    const stamp = stampIn(journal, "infra0");
+    // The fake node answers as a node that kept the stamp file would.
+    transport.on(`= ${stamp} ]`, { stdout: "unchanged\n" });
+    const before = transport.uploads.length;
+    await run();
+    expect(transport.uploads.length - before, "uploads on the second converge").to.equal(0);
+    expect(transport.ran("provision.sh").length, "the provisioning still runs on every node").to.equal(4);
+    writeFileSync(path.join(project.root, "provision", "provision.sh"), "# changed\n", { flag: "a" });
+    await run();
+    expect(transport.uploads.length - before, "uploads after a provisioning file changed").to.be.greaterThan(0);
+    expect(stampIn(journal, "infra0")).to.not.equal(stamp);
+  });
+
   it("a failure preparing a node names the command that failed", async () => {
     transport.on("rm -rf", { exitCode: 1, stderr: "rm: cannot remove: read-only file system\n" }, { node: "infra1" });
     const err = await failing();
-    expect((err as CommandFailed).failure).to.include({ node: "infra1", command: `rm -rf ${DIR}/provision ${DIR}/ssh ${DIR}/artifacts ${DIR}/lib && mkdir -p ${DIR}/artifacts`, exitCode: 1 });
+    expect((err as CommandFailed).failure).to.include({ node: "infra1", command: cleanCommand(stampIn(journal, "infra1")), exitCode: 1 });
     expect(transport.ran("provision.sh", "infra1")).to.deep.equal([]);
   });
 
@@ -230,3 +246,12 @@ describe("converge with fake boxes", function () {
     expect(log).to.match(/\[infra1\] exit 0 after 1 ms/);
   });
 });
+
+/** The stamp converge last computed for a node (from its clean command in the journal). */
+function stampIn(journal: string[], node: string): string {
+  const line = journal.filter((e) => e.startsWith(`${node}$ if [ "$(cat ${DIR}/uploaded.stamp`)).at(-1) ?? "";
+  return /= ([0-9a-f]{64}) \]/.exec(line)?.[1] ?? "(no stamp)";
+}
+
+const cleanCommand = (stamp: string) =>
+  `if [ "$(cat ${DIR}/uploaded.stamp 2>/dev/null)" = ${stamp} ]; then echo unchanged; else rm -rf ${DIR}/uploaded.stamp ${DIR}/provision ${DIR}/ssh ${DIR}/artifacts ${DIR}/lib && mkdir -p ${DIR}/artifacts; fi`;

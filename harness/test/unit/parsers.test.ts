@@ -133,3 +133,16 @@ describe("fleetctl output", () => {
     expect(fullFlag("0.8.3")).to.equal("-l");
   });
 });
+
+describe("docker session answers", () => {
+  it("reads an answer, a request read too late, and an answer whose output was lost", async () => {
+    const { parseAnswer, sessionCommand } = await import("../../src/transports/docker-session.ts");
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    expect(parseAnswer(`7 3 ${b64("out\n")} ${b64("err\n")}`)).to.deep.equal({ id: 7, outcome: { exitCode: 3, stdout: "out\n", stderr: "err\n" } });
+    expect(parseAnswer("8 0  ")).to.deep.equal({ id: 8, outcome: { exitCode: 0, stdout: "", stderr: "" } });
+    expect(parseAnswer("9 x")).to.deep.equal({ id: 9, outcome: "not-run" });
+    expect(parseAnswer("10 lost 2")?.outcome).to.include({ exitCode: -1 }).and.have.property("stderr").that.match(/exit 2/);
+    expect(parseAnswer("bash: line 3: something"), "a stray line of the shell's own").to.equal(undefined);
+    expect(sessionCommand("echo 'hi'", 2_500, { A: "it's" })).to.equal(`'env' 'A=it'\\''s' 'timeout' '--kill-after=5' '3' 'bash' '-lc' 'set -eo pipefail\necho '\\''hi'\\'''`);
+  });
+});

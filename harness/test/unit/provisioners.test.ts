@@ -130,8 +130,8 @@ describe("the converge template with a host provisioner (Ansible's shape), on fa
       console.restore();
     }
     expect(console.text(), "its console lines").to.include("  a recap line\n");
+    expect(t.journal.some((e) => e.startsWith("infra0$ if [") && e.includes("rm -rf /var/lib/galley/uploaded.stamp /var/lib/galley/provision /var/lib/galley/ssh /var/lib/galley/artifacts && mkdir -p")), "infra0's old uploads cleared").to.equal(true);
     expect(t.journal).to.deep.include.members([
-      "infra0$ rm -rf /var/lib/galley/provision /var/lib/galley/ssh /var/lib/galley/artifacts && mkdir -p /var/lib/galley/artifacts",
       "infra0 upload /var/lib/galley/ssh",
       "infra0 upload /var/lib/galley/artifacts/fleet",
       "infra1 upload /var/lib/galley/ssh",
@@ -153,7 +153,7 @@ describe("the converge template with a host provisioner (Ansible's shape), on fa
     const t = setUp();
     t.transport.on("rm -rf", { exitCode: 1, stderr: "read-only file system\n" }, { node: "infra1" });
     const err = await t.run().then(() => undefined, (e: Error) => e);
-    expect(err?.message).to.match(/^node infra1: rm -rf .* failed with exit code 1; last output:\nread-only file system/);
+    expect(err?.message).to.match(/^node infra1: if \[ .* rm -rf .* failed with exit code 1; last output:\nread-only file system/);
     expect(t.provisioner.runs).to.have.length(0);
     t.project.remove();
   });

@@ -8,6 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import type { InstancePlan } from "../../src/plan/plan.ts";
+import { InstanceLog } from "../../src/util/instance-log.ts";
+import { MochaVerifier } from "../../src/verifiers/mocha/runner.ts";
 import type { VerifyReport } from "../../src/verifiers/results.ts";
 
 const here = import.meta.dirname;
@@ -141,5 +144,59 @@ describe("the verifier's mocha runner, for a project outside Galley's repository
       ["failover breaks the cluster", "passed"],
     ]);
     expect(report.destructive).to.deep.equal(["failover"]);
+  });
+});
+
+describe("the mocha verifier started early (warmUp, as galley test does before its idempotence converge)", function () {
+  this.timeout(60_000);
+  let dir: string;
+  const plan = (name: string) => ({
+    name,
+    root: path.resolve(here, "../../.."),
+    stateDir: dir,
+    verifier: { suites: [path.join(here, "verifier-specs", "pid.spec.ts")], timeoutMs: 30_000, reporter: "dot" },
+  }) as unknown as InstancePlan;
+  const verifyWith = (v: MochaVerifier, name: string) =>
+    v.verify({ plan: plan(name), attachFile: path.join(dir, "attach.json"), log: new InstanceLog(dir), fault: async () => {} });
+  const facts = (r: VerifyReport) => r.checks[0]!.properties ?? {};
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "galley-warm-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("runs the checks in the child it started early, with the instance's settings sent at verify", async () => {
+    const v = new MochaVerifier();
+    v.warmUp(plan("sample"));
+    const pid = (v as unknown as { warm: { proc: { pid: number } } }).warm.proc.pid;
+    const r = await verifyWith(v, "sample");
+    expect(facts(r)).to.deep.equal({ pid: String(pid), instance: "sample", warm: "(unset)" });
+  });
+
+  it("a warm child of another instance is not used, and is stopped", async () => {
+    const v = new MochaVerifier();
+    v.warmUp(plan("other"));
+    const pid = (v as unknown as { warm: { proc: { pid: number } } }).warm.proc.pid;
+    const r = await verifyWith(v, "sample");
+    expect(facts(r).pid).to.not.equal(String(pid));
+    expect(facts(r).instance).to.equal("sample");
+    for (const deadline = Date.now() + 5_000; alive(pid) && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 50));
+    expect(alive(pid), "the unused warm child").to.equal(false);
+  });
+
+  it("dispose stops a warm child that verify never used", async () => {
+    const v = new MochaVerifier();
+    v.warmUp(plan("sample"));
+    const pid = (v as unknown as { warm: { proc: { pid: number } } }).warm.proc.pid;
+    v.dispose();
+    for (const deadline = Date.now() + 5_000; alive(pid) && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 50));
+    expect(alive(pid)).to.equal(false);
   });
 });

@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import tarFs from "tar-fs";
 import { messageOf } from "../../errors.ts";
 import type { InstanceState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
 import type { CollectReport } from "../driver.ts";
 import { docker } from "./client.ts";
 import { dockerNetworkFaults } from "./netfaults.ts";
+import { tarFs } from "../../util/lazy-modules.ts";
 
 const run = promisify(execFile);
 
@@ -54,7 +54,7 @@ export async function collectNode(state: InstanceState, node: string, dir: strin
     const tmp = mkdtempSync(path.join(dir, ".journal-"));
     try {
       const archive = await c.getArchive({ path: "/var/log/journal" });
-      await pipeline(archive, tarFs.extract(tmp));
+      await pipeline(archive, tarFs().extract(tmp));
       for (const [name, args] of [["journal.export", ["-o", "export"]], ["journal.txt", ["-o", "short-iso-precise"]]] as const) {
         try {
           const r = await run("journalctl", ["-D", path.join(tmp, "journal"), "--no-pager", ...args], { maxBuffer: 512 * 1024 * 1024 });

@@ -3,13 +3,13 @@
 // the last lines of output. A Docker build leaves no container behind, even when Galley is killed.
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import tarFs from "tar-fs";
 import type { Box } from "../../boxes/definition.ts";
 import { UserError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
 import { removeOnExit } from "../../util/temp-dirs.ts";
 import { docker } from "./client.ts";
 import { LABEL_BOX } from "./labels.ts";
+import { tarFs } from "../../util/lazy-modules.ts";
 
 export interface BuildSpec {
   /** The image built on (tag or id; present locally: the build never pulls). */
@@ -39,7 +39,7 @@ export async function buildOn(box: Box, spec: BuildSpec, progress: (t: string) =
   try {
     for (const [name, content] of Object.entries(spec.files)) writeFileSync(path.join(context, name), content);
     writeFileSync(path.join(context, "Dockerfile"), [`FROM ${spec.from}`, ...spec.instructions, `LABEL ${LABEL_BOX}=${box.name}`, ""].join("\n"));
-    const stream = await d.buildImage(tarFs.pack(context) as unknown as NodeJS.ReadableStream, { t: spec.tag, rm: true, forcerm: true, pull: false });
+    const stream = await d.buildImage(tarFs().pack(context) as unknown as NodeJS.ReadableStream, { t: spec.tag, rm: true, forcerm: true, pull: false });
     let error: string | undefined;
     await new Promise((resolve, reject) =>
       d.modem.followProgress(stream, (err) => (err ? reject(err) : resolve(null)), (e: { stream?: string; error?: string }) => {

@@ -5,11 +5,12 @@
 // namespace with nsenter, found again by its command line, stopped (every held packet released) on heal.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
+import { procFile, processIds } from "../../util/proc.ts";
 
 const SOURCE = fileURLToPath(new URL("../../../tools/netshaper/", import.meta.url));
 export const SHAPER_NAME = "galley-netshaper";
@@ -88,24 +89,13 @@ export function startShaper(pid: number, owner: string, config: ShaperConfig): n
 /** Shapers running for an owner ("<project>/<instance>/<node>", a prefix of it, or "" for all): their pids. */
 export function shapersOf(ownerPrefix: string): number[] {
   const out: number[] = [];
-  let entries: string[] = [];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue;
-    }
+  for (const e of processIds()) {
+    const argv = procFile(e, "cmdline")?.split("\0");
+    if (!argv) continue;
     // nsenter execs the shaper: the process is the shaper itself, its argv[0] our binary.
     if (!path.basename(argv[0] ?? "").startsWith(SHAPER_NAME)) continue;
     const owner = argv[argv.indexOf("--owner") + 1] ?? "";
-    if (!ownerPrefix || owner === ownerPrefix || owner.startsWith(`${ownerPrefix}/`)) out.push(Number(e));
+    if (!ownerPrefix || owner === ownerPrefix || owner.startsWith(`${ownerPrefix}/`)) out.push(e);
   }
   return out;
 }
@@ -136,7 +126,8 @@ function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     // A zombie (exited, its parent gone or not waiting) counts as gone.
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    const stat = procFile(pid, "stat");
+    return stat !== undefined && !/\) Z /.test(stat);
   } catch {
     return false;
   }

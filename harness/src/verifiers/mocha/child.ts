@@ -1,7 +1,8 @@
 // Child process that runs an instance's verification suites with mocha. A child, not in-process: ESM
 // spec modules cannot be unloaded, and instances verify concurrently.
 // Env: GALLEY_INSTANCE, GALLEY_ATTACH, GALLEY_SPECS (JSON list), GALLEY_RESULTS (JSON out), GALLEY_JUNIT,
-// GALLEY_TIMEOUT_MS, GALLEY_REPORTER.
+// GALLEY_TIMEOUT_MS, GALLEY_REPORTER. Started warm (GALLEY_WARM=1, see runner.ts), it loads its modules
+// and the suite API, then waits for the engine's go message, which brings that environment.
 // Nothing is hidden: a skip without a reason fails, and a spec file that defines no checks fails.
 // register.ts comes first: the specs it loads are the project's, resolved through Galley's installation.
 import "./register.ts";
@@ -21,6 +22,22 @@ import { countBySuite, type ChaosStepResult, type CheckResult as Result, type Po
 // (A 'disconnect' listener keeps the channel, and so this process, alive: it is let go when the run ends.)
 let finished = false;
 if (process.send) process.on("disconnect", () => finished || process.exit(1));
+
+if (process.env.GALLEY_WARM === "1") {
+  // What every spec imports, loaded while the engine still converges; then the go.
+  await Promise.all([import("chai"), import("galley/verifier")]);
+  await new Promise<void>((resolve) => {
+    const go = (m: { galleyGo?: Record<string, string> }) => {
+      if (!m?.galleyGo) return;
+      process.off("message", go);
+      Object.assign(process.env, m.galleyGo);
+      delete process.env.GALLEY_WARM;
+      resolve();
+    };
+    process.on("message", go);
+    process.send?.({ galleyWarm: true });
+  });
+}
 
 const results: Result[] = [];
 const polls: PollResult[] = [];
