@@ -140,7 +140,13 @@ export const dockerSnapshots: Snapshots = {
     const fills = copies.map((v) => ({ from: v.Name, to: v.Labels[LABEL_COPY_OF]!, box: v.Labels[LABEL_NODE]! }));
     if (fills.length) {
       progress(`copying ${fills.length} volumes from the snapshot`);
-      for (const f of fills) await d.createVolume({ Name: f.to, Labels: { ...labels, [LABEL_NODE]: f.box, [LABEL_ROLE]: state.nodes[f.box] ? "node" : "service" } });
+      for (const f of fills) {
+        // A restore that failed halfway may have left this volume: a fresh copy starts empty.
+        await d.getVolume(f.to).remove({ force: true }).catch((err) => {
+          if (!isNotFound(err)) throw new ActionFailed(`restore: cannot remove ${f.box}'s volume ${f.to}: ${(err as Error).message}`);
+        });
+        await d.createVolume({ Name: f.to, Labels: { ...labels, [LABEL_NODE]: f.box, [LABEL_ROLE]: state.nodes[f.box] ? "node" : "service" } });
+      }
     }
     const first = imageOf.values().next().value!.ref;
     const recipe = await systemdRecipe(first, plan.driver.privileged, labelsFor(owner, "probe"));
@@ -201,9 +207,12 @@ async function removeBox(d: Docker, owner: Owner, b: Box): Promise<void> {
   const info = await c.inspect().catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
   const volumes = (info?.Mounts ?? []).flatMap((m) => (m.Type === "volume" && m.Name ? [m.Name] : []));
   const inner = (await Promise.all(volumes.map(async (v) => innerContainerIds((await d.getVolume(v).inspect()).Mountpoint)))).flat();
-  await c.remove({ force: true, v: true }).catch((err) => {
-    if (!isNotFound(err)) throw new ActionFailed(`restore: cannot remove ${where}'s container ${info?.Name.slice(1) ?? b.box.container}: ${(err as Error).message}`);
-  });
+  // By id, then by name: a restore that failed halfway may have made a container the state does not name yet.
+  for (const target of [c, d.getContainer(resourceName(owner, b.name))]) {
+    await target.remove({ force: true, v: true }).catch((err) => {
+      if (!isNotFound(err)) throw new ActionFailed(`restore: cannot remove ${where}'s container ${info?.Name.slice(1) ?? resourceName(owner, b.name)}: ${(err as Error).message}`);
+    });
+  }
   for (const dir of cgroupsOf(inner)) await removeCgroup(dir).catch(() => {});
   for (const v of volumes) {
     await d.getVolume(v).remove({ force: true }).catch((err) => {
