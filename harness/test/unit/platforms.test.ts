@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { boxHash, loadBox, SHIPPED_BOXES, shippedBoxNames } from "../../src/boxes/definition.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "../../src/drivers/docker/build-steps.ts";
+import { CONTAINER_SYSTEMD_SETUP, customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "../../src/drivers/docker/build-steps.ts";
 import { bootstrapTool, imageOf } from "../../src/drivers/docker/box.ts";
 import { UserError } from "../../src/errors.ts";
 import { planInstances } from "../../src/plan/plan.ts";
@@ -108,7 +108,7 @@ describe("platforms: box definitions", () => {
     const child = loadBox(box("child", "extends: ../rocky\nnested_docker: true\n"));
     expect(imageOf(child, "sha256:aaa"), "a child that adds nothing runs its parent's image").to.equal(imageOf(rocky, "sha256:aaa"));
     const debian = loadBox(path.join(SHIPPED_BOXES, "debian-12"));
-    expect(imageOf(debian)).to.equal(`galley-box/debian-12:${boxHash(debian, "1")}`);
+    expect(imageOf(debian)).to.equal(`galley-box/debian-12:${boxHash(debian, "2")}`);
   });
 
   it("bootstraps with mmdebstrap when installed, else debootstrap (and always for debootstrap's fakechroot variant)", () => {
@@ -196,9 +196,10 @@ describe("platforms: the package steps of a box build, per package manager", () 
     expect(r.calls).to.deep.equal(["dnf install -y --setopt=install_weak_deps=False docker-ce docker-ce-cli containerd.io"]);
   });
 
-  it("every image ends with its masks, without a machine id and without package caches", () => {
+  it("every image ends with Galley's container set-up, its masks, without a machine id and without package caches", () => {
     const b = loadBox(path.join(SHIPPED_BOXES, "debian-12"));
     expect(finishingSteps(b)).to.deep.equal([
+      CONTAINER_SYSTEMD_SETUP,
       "systemctl mask 'etcd.service'",
       "systemctl mask 'etcd-discovery.service'",
       "systemctl mask 'tinyproxy.service'",

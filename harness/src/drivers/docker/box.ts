@@ -1,27 +1,26 @@
-// Boxes as Docker images: a base box is a systemd rootfs bootstrapped from Debian packages (mmdebstrap
-// where installed, else debootstrap) and imported, or a build on a pulled registry image (image-box.ts);
-// a box that extends another is a layer built on its parent's image. Built once, tagged by the hash of
-// the definition chain (boxes/definition.ts reads it), rebuilt only when it changes.
-import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+// Boxes as Docker images: a base box is bootstrapped from Debian packages in three cached layers
+// (system, packages, the box's own set-up: debian-layers.ts), or a build on a pulled registry image
+// (image-box.ts); a box that extends another is a layer built on its parent's image. Built once, tagged
+// by the hash of the definition chain (boxes/definition.ts reads it), rebuilt only when it changes.
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import lockfile from "proper-lockfile";
 import { boxHash, type Box } from "../../boxes/definition.ts";
-import { hostDebianMirror } from "../../boxes/mirror.ts";
 import { EnvironmentError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
-import { track } from "../../util/children.ts";
-import { removeOnExit } from "../../util/temp-dirs.ts";
 import { task } from "../../util/ui.ts";
 import { customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS } from "./build-steps.ts";
 import { docker } from "./client.ts";
+import { buildDebianBox, layersOf, type Layers } from "./debian-layers.ts";
 import { baseImageId, buildFromImage, rootOf } from "./image-box.ts";
 import { buildOn } from "./image-build.ts";
 import { LABEL_BOX } from "./labels.ts";
 
-// Bump when the build steps below change, so cached images are rebuilt.
-const BUILDER_VERSION = "1";
+export { bootstrapTool } from "./debian-layers.ts";
+
+// Bump when the build steps change, so cached images are rebuilt.
+// 2: Debian boxes in layers; Galley's container set-up in every box's finish.
+const BUILDER_VERSION = "2";
 
 /**
  * The image a box's nodes run: its own, or its parent's when it adds nothing to the system (only
@@ -30,7 +29,22 @@ const BUILDER_VERSION = "1";
 export function imageOf(box: Box, baseId?: string): string {
   if (box.parent && !box.addsToParent) return imageOf(box.parent, baseId);
   if (rootOf(box).base.kind === "image" && !baseId) throw new Error(`box ${box.name} starts from an image: its tag needs that image's id`);
-  return `galley-box/${box.name}:${boxHash(box, baseId ? `${BUILDER_VERSION}+${baseId}` : BUILDER_VERSION)}`;
+  return `${boxRepository()}/${box.name}:${boxHash(box, baseId ? `${BUILDER_VERSION}+${baseId}` : BUILDER_VERSION)}`;
+}
+
+/**
+ * Where box images are tagged: galley-box/<box>, or GALLEY_BOX_IMAGES/<box> (a benchmark's private
+ * namespace, next to a private GALLEY_CACHE, so a cold build never touches the images others use).
+ */
+export function boxRepository(env: NodeJS.ProcessEnv = process.env): string {
+  const repo = env.GALLEY_BOX_IMAGES || "galley-box";
+  if (!/^[a-z0-9][a-z0-9._/-]*$/.test(repo)) throw new EnvironmentError(`GALLEY_BOX_IMAGES=${repo}: expected an image repository prefix (lower-case letters, digits, '.', '_', '-', '/')`);
+  return repo;
+}
+
+/** The image tags of a Debian base box's layers (system, packages, the box's own), as ensureBox builds them. */
+export function layerTags(box: Box): Layers {
+  return layersOf(box, boxRepository(), BUILDER_VERSION, imageOf(box));
 }
 
 /**
@@ -49,24 +63,24 @@ async function ensure(box: Box, baseId: string | undefined): Promise<string> {
   const present = async () => d.getImage(image).inspect().then(() => true, () => false);
   if (await present()) return image;
   const parentImage = box.parent ? await ensure(box.parent, baseId) : undefined;
-  const lockDir = cacheDir("boxes");
-  mkdirSync(lockDir, { recursive: true });
   // Two instances on one box build it once: the second waits for the first.
-  // proper-lockfile tracks its locks by the first argument: one per box, not the shared folder.
-  const release = await lockfile.lock(path.join(lockDir, box.name), {
-    realpath: false,
-    lockfilePath: path.join(lockDir, `${box.name}.lock`),
-    stale: 30_000,
-    retries: { retries: 600, minTimeout: 1000, maxTimeout: 1000 },
-  });
+  const release = await buildLock(box.name);
   try {
     if (!(await present())) {
-      await task(`build box ${box.name} (once; cached as ${image})`, async (p) => {
-        if (parentImage) await buildLayer(box, parentImage, image, p);
-        else if (box.base.kind === "image") await buildFromImage(box, box.base.from, image, p);
-        else await buildBox(box, image, p);
-        await dropOlderImages(box.name, image);
-      });
+      writeFileSync(cacheDir("boxes", `${box.name}.log`), ""); // each step below appends its output
+      let packagesLayer: string | undefined;
+      if (parentImage) await task(`build box ${box.name} (once; cached as ${image})`, (p) => buildLayer(box, parentImage, image, p));
+      else if (box.base.kind === "image") {
+        const from = box.base.from;
+        await task(`build box ${box.name} (once; cached as ${image})`, (p) => buildFromImage(box, from, image, p));
+      } else {
+        const layers = layerTags(box);
+        await buildDebianBox(box, layers, buildLock);
+        packagesLayer = layers.packages;
+      }
+      // The box's older images first: an image another is built on cannot be removed.
+      await dropOlderImages(box.name, image);
+      if (packagesLayer) await dropOlderImages(box.name, packagesLayer);
     }
   } finally {
     await release();
@@ -74,88 +88,31 @@ async function ensure(box: Box, baseId: string | undefined): Promise<string> {
   return image;
 }
 
-async function run(cmd: string, args: string[], log: (l: string) => void, onLine?: (l: string) => void): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = track(spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }));
-    const tail: string[] = [];
-    const each = (l: string) => {
-      log(l);
-      tail.push(l);
-      if (tail.length > 15) tail.shift();
-      onLine?.(l);
-    };
-    createInterface({ input: child.stdout }).on("line", each);
-    createInterface({ input: child.stderr }).on("line", each);
-    child.on("error", (err) =>
-      reject((err as NodeJS.ErrnoException).code === "ENOENT"
-        ? new EnvironmentError(`${cmd} is not installed: \`sudo apt-get install -y ${cmd}\``)
-        : err));
-    child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new EnvironmentError(`${cmd} ${args.join(" ")} failed (exit ${code}):\n${tail.join("\n")}`)));
+/** A lock per name in the cache (a box's build, a shared layer's), waited for up to ten minutes. */
+async function buildLock(name: string): Promise<() => Promise<void>> {
+  const lockDir = cacheDir("boxes");
+  mkdirSync(lockDir, { recursive: true });
+  // proper-lockfile tracks its locks by the first argument: one per name, not the shared folder.
+  return lockfile.lock(path.join(lockDir, name), {
+    realpath: false,
+    lockfilePath: path.join(lockDir, `${name}.lock`),
+    stale: 30_000,
+    retries: { retries: 600, minTimeout: 1000, maxTimeout: 1000 },
   });
 }
 
-/** mmdebstrap when installed (about 2.5× faster here: parallel downloads, one dpkg run), else debootstrap. */
-export function bootstrapTool(variant: string, has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0): "mmdebstrap" | "debootstrap" {
-  // debootstrap's fakechroot variant is a mode, not a variant, to mmdebstrap.
-  return variant !== "fakechroot" && has("mmdebstrap") ? "mmdebstrap" : "debootstrap";
-}
-
-async function buildBox(box: Box, image: string, progress: (t: string) => void): Promise<void> {
-  if (box.base.kind !== "debootstrap") throw new Error(`box ${box.name} is not built by debootstrap`);
-  const { distribution, variant } = box.base;
-  const packages = box.definition.packages;
-  const tool = bootstrapTool(variant);
-  if (process.getuid?.() !== 0) throw new EnvironmentError(`building a box runs ${tool}, which needs root: run galley as root (or with sudo) once to build it`);
-  const logFile = cacheDir("boxes", `${box.name}.log`);
-  const logStream = createWriteStream(logFile);
-  const log = (l: string) => logStream.write(l + "\n");
-  mkdirSync(cacheDir("tmp"), { recursive: true });
-  // We hold this box's build lock: any rootfs of it in tmp/ is a killed build's, left behind.
-  for (const stale of readdirSync(cacheDir("tmp")).filter((f) => f.startsWith(`box-${box.name}-`))) removeRootfs(path.join(cacheDir("tmp"), stale));
-  const rootfs = mkdtempSync(path.join(cacheDir("tmp"), `box-${box.name}-`));
-  const forget = removeOnExit(rootfs, () => unmountUnder(rootfs));
-  try {
-    const mirror = box.base.mirror ?? hostDebianMirror();
-    const include = packages.length ? [`--include=${packages.join(",")}`] : [];
-    if (tool === "mmdebstrap") {
-      await run("mmdebstrap", ["--mode=root", `--variant=${variant}`, ...include, distribution, rootfs, ...(mirror ? [mirror] : [])], log, (l) => {
-        if (l.startsWith("I: ")) progress(`mmdebstrap: ${l.slice(3, 63)}`);
-      });
-    } else {
-      let retrieved = 0;
-      let unpacked = 0;
-      await run("debootstrap", [`--variant=${variant}`, ...include, distribution, rootfs, ...(mirror ? [mirror] : [])], log, (l) => {
-        if (l.startsWith("I: Retrieving")) progress(`debootstrap: downloaded ${++retrieved} packages`);
-        else if (l.startsWith("I: Unpacking") || l.startsWith("I: Configuring")) progress(`debootstrap: ${l.slice(3, 60)} (${++unpacked})`);
-      });
-    }
-    progress("customizing");
-    const script = ["set -eux", PACKAGE_FUNCTIONS, customizeStep(box), ...finishingSteps(box)].join("\n");
-    await run("chroot", [rootfs, "/bin/bash", "-c", script], log);
-    progress("importing into Docker");
-    const d = await docker();
-    const tar = spawn("tar", ["--numeric-owner", "-C", rootfs, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] });
-    const [repo, tag] = image.split(":");
-    const stream = await d.importImage(tar.stdout as unknown as string, {
-      repo,
-      tag,
-      changes: ['CMD ["/lib/systemd/systemd"]', "ENV container=docker", `LABEL ${LABEL_BOX}=${box.name}`],
-    } as object);
-    await new Promise((resolve, reject) => d.modem.followProgress(stream, (err) => (err ? reject(err) : resolve(null))));
-  } finally {
-    logStream.end();
-    removeRootfs(rootfs);
-    forget();
-  }
-}
-
-/** Drops images of older definitions of this box (an image another image is built on stays). */
+/**
+ * Drops images of older definitions of this box in the same repository (an image another image is
+ * built on stays): a private GALLEY_BOX_IMAGES build never removes galley-box/<box>, nor the reverse.
+ */
 async function dropOlderImages(name: string, current: string): Promise<void> {
   const d = await docker();
+  const repo = current.slice(0, current.lastIndexOf(":"));
   const old = await d.listImages({ filters: { label: [`${LABEL_BOX}=${name}`] } });
   for (const img of old) {
-    if (!img.RepoTags?.includes(current)) await d.getImage(img.Id).remove({ force: true }).catch(() => {});
+    const tags = img.RepoTags ?? [];
+    const ours = tags.length > 0 && tags.every((t) => t.slice(0, t.lastIndexOf(":")) === repo);
+    if (ours && !tags.includes(current)) await d.getImage(img.Id).remove({ force: true }).catch(() => {});
   }
 }
 
@@ -172,14 +129,4 @@ async function buildLayer(box: Box, parentImage: string, image: string, progress
     files: { "build.sh": ["set -eux", PACKAGE_FUNCTIONS, installStep(packages), customizeStep(box), ...finishingSteps(box), ""].join("\n") },
     instructions: ["COPY build.sh /tmp/galley-build.sh", 'RUN ["/bin/bash", "/tmp/galley-build.sh"]', 'CMD ["/lib/systemd/systemd"]'],
   }, progress);
-}
-
-function removeRootfs(rootfs: string): void {
-  unmountUnder(rootfs); // a failed debootstrap can leave proc/sys mounted in the rootfs
-  rmSync(rootfs, { recursive: true, force: true, maxRetries: 3 });
-}
-
-function unmountUnder(dir: string): void {
-  const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m): m is string => Boolean(m?.startsWith(dir + "/")));
-  for (const m of mounts.sort().reverse()) spawnSync("umount", ["-l", m]);
 }

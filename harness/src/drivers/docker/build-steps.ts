@@ -1,8 +1,10 @@
 // The shell steps every box image is built with, whatever its distribution: install packages with the
 // package manager the system has (apt, dnf, microdnf or yum), the systemd set-up a box started from a
-// registry image needs, and what every image ends with (masks, no machine id, no package caches).
+// registry image needs, and what every image ends with (Galley's container set-up, masks, no machine
+// id, no package caches).
 import { readFileSync } from "node:fs";
 import { unitName, type Box } from "../../boxes/definition.ts";
+import { SSH_HOST_KEYS_SETUP } from "../../boxes/ssh-host-keys.ts";
 
 /**
  * POSIX sh functions: galley_pm names the package manager; galley_install installs packages (failing
@@ -63,49 +65,28 @@ command -v timeout >/dev/null 2>&1 || need="$need coreutils"
 `;
 
 /**
- * The systemd set-up a registry image gets (Galley's own debian boxes do the same in customize.sh):
- * systemd as PID 1, units that cannot work in a container masked, sshd (if installed) started at boot
+ * Galley's container set-up, part of every box's finish (base, layer or registry image): systemd must be
+ * PID 1, units that cannot work in a container are masked (they would only mark the boot "degraded";
+ * systemd-firstboot would wait for input on a box without a machine id; networkd would make
+ * network-online.target wait, while Docker configures the network), sshd (if installed) starts at boot
  * with host keys made per node at first boot rather than shared through the image.
  */
 export const CONTAINER_SYSTEMD_SETUP = String.raw`
 [ -x /lib/systemd/systemd ] || { echo "galley: /lib/systemd/systemd is missing after installing systemd: this image cannot boot systemd" >&2; exit 1; }
-# Units that cannot work in a container and would only mark the boot "degraded"; networkd would make
-# network-online.target wait (Docker configures the network).
 for unit in systemd-remount-fs.service sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
   systemd-modules-load.service getty@tty1.service console-getty.service systemd-firstboot.service \
   systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service; do
   systemctl mask "$unit"
 done
-if command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]; then
-  rm -f /etc/ssh/ssh_host_*
-  cat > /etc/systemd/system/galley-ssh-host-keys.service <<'UNIT'
-[Unit]
-Description=Generate SSH host keys for this node
-Before=ssh.service sshd.service
-ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+` + SSH_HOST_KEYS_SETUP;
 
-[Service]
-Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-  systemctl enable galley-ssh-host-keys.service
-  # Debian names the unit ssh.service (sshd.service is an alias), Red Hat sshd.service. On Debian sshd
-  # runs as a service, not socket-activated, so it can be reloaded with new settings.
-  if [ -e /lib/systemd/system/ssh.service ] || [ -e /usr/lib/systemd/system/ssh.service ]; then
-    systemctl enable ssh.service
-    systemctl mask ssh.socket
-  else
-    systemctl enable sshd.service
-  fi
-fi
-`;
-
-/** What every image ends with: the box's masks, no machine id (each node gets its own), no package caches. */
+/**
+ * What every image ends with, after the box's own customize.sh: Galley's container set-up, the box's
+ * masks, no machine id (each node gets its own), no package caches.
+ */
 export function finishingSteps(box: Box): string[] {
   return [
+    CONTAINER_SYSTEMD_SETUP,
     ...box.definition.masked.map((u) => `systemctl mask ${quote(unitName(u))}`),
     // Every node must get its own machine id at first boot, or fleet sees one machine.
     "rm -f /etc/machine-id /var/lib/dbus/machine-id",

@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Box } from "../../boxes/definition.ts";
 import { UserError } from "../../errors.ts";
 import { task } from "../../util/ui.ts";
-import { CONTAINER_SYSTEMD_SETUP, customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "./build-steps.ts";
+import { customizeStep, finishingSteps, installStep, PACKAGE_FUNCTIONS, SYSTEMD_PACKAGES } from "./build-steps.ts";
 import { docker } from "./client.ts";
 import { buildOn } from "./image-build.ts";
 import { findRegistryAuth, registryOf } from "./registry-auth.ts";
@@ -69,8 +69,7 @@ export async function buildFromImage(box: Box, from: string, tag: string, progre
         "set -eux",
         PACKAGE_FUNCTIONS,
         customizeStep(box),
-        CONTAINER_SYSTEMD_SETUP,
-        ...finishingSteps(box),
+        ...finishingSteps(box), // with Galley's container set-up
         "",
       ].join("\n"),
     },

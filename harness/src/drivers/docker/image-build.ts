@@ -28,7 +28,7 @@ export async function buildOn(box: Box, spec: BuildSpec, progress: (t: string) =
   mkdirSync(cacheDir("tmp"), { recursive: true });
   const context = mkdtempSync(path.join(cacheDir("tmp"), `layer-${box.name}-`));
   const forget = removeOnExit(context);
-  const logStream = createWriteStream(logFile);
+  const logStream = createWriteStream(logFile, { flags: "a" }); // one box build, several steps
   const tail: string[] = [];
   const log = (l: string) => {
     logStream.write(l + "\n");

@@ -12,6 +12,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, r
 import path from "node:path";
 import { boxHash, unitName, type Box } from "../../boxes/definition.ts";
 import { hostDebianMirror } from "../../boxes/mirror.ts";
+import { SSH_HOST_KEYS_SETUP } from "../../boxes/ssh-host-keys.ts";
 import { EnvironmentError, UserError } from "../../errors.ts";
 import { cacheDir } from "../../util/cache.ts";
 import { removeOnExit } from "../../util/temp-dirs.ts";
@@ -47,14 +48,14 @@ export const DISK_SIZE = "4G";
  * Run after the boxes' own customize.sh: units Galley's container boxes mask because a container cannot
  * run them (debian-12's customize.sh) come back, as a machine needs them; what a VM without GPU, FUSE,
  * device mapper or EFI never uses is masked (seconds each under TCG, where every second counts three
- * times: three nodes on two cores). SSH host keys: ed25519 and ECDSA only (an RSA key alone took 15 s
- * under TCG).
+ * times: three nodes on two cores). SSH host keys (made per node at first boot, as in a container box):
+ * ed25519 and ECDSA only (an RSA key alone took 15 s under TCG).
  */
-export const VM_LAYER = `
+export const VM_LAYER = `${SSH_HOST_KEYS_SETUP}
 systemctl unmask systemd-remount-fs.service systemd-modules-load.service sys-kernel-config.mount \
   sys-kernel-debug.mount sys-kernel-tracing.mount systemd-networkd.service systemd-networkd.socket
-mkdir -p /etc/systemd/system/ssh-host-keys.service.d
-cat > /etc/systemd/system/ssh-host-keys.service.d/galley-vm.conf <<'UNIT'
+mkdir -p /etc/systemd/system/galley-ssh-host-keys.service.d
+cat > /etc/systemd/system/galley-ssh-host-keys.service.d/galley-vm.conf <<'UNIT'
 [Service]
 ExecStart=
 ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
