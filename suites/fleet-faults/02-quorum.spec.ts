@@ -2,10 +2,11 @@
 // survivors still accept writes; with one more down they must refuse them. Each stopped member is
 // first proved down, so a fault that did nothing fails here instead of passing.
 import { expect } from "chai";
-import { attach, type Cluster, type Node, skipIf } from "galley/verifier";
+import { attach, destructive, type Cluster, type Node, skipIf } from "galley/verifier";
 import { ports } from "../lib/expected.ts";
 
 describe("fault: etcd quorum", function () {
+  destructive(this, "stops and crashes etcd members");
   let cluster: Cluster;
   let survivors: Node[];
   let down: Node[];

@@ -2,10 +2,11 @@
 // write made meanwhile, and catches up once it is back on the network. The cut is proved first, and
 // every value is read back and compared here, never echoed by the command that checks it.
 import { expect } from "chai";
-import { attach, type Cluster, eventually, skipIf } from "galley/verifier";
+import { attach, destructive, type Cluster, eventually, skipIf } from "galley/verifier";
 import { ports } from "../lib/expected.ts";
 
 describe("fault: network partition", function () {
+  destructive(this, "cuts a member off the network and writes while it is away");
   let cluster: Cluster;
   before(async function () {
     cluster = await attach();

@@ -14,6 +14,7 @@ import * as list from "./commands/list.ts";
 import * as matrix from "./commands/matrix.ts";
 import * as nodes from "./commands/nodes.ts";
 import * as prune from "./commands/prune.ts";
+import * as snapshot from "./commands/snapshot.ts";
 import * as test from "./commands/test.ts";
 import { CliContext } from "./context.ts";
 
@@ -27,7 +28,7 @@ program.hook("preAction", () => {
   if (program.opts().verbose) process.env.GALLEY_VERBOSE = "1";
 });
 const ctx = new CliContext(() => program.opts().config);
-const COMMANDS = [init, doctor, list, lifecycle, test, matrix, nodes, fault, chaos, collect, prune];
+const COMMANDS = [init, doctor, list, lifecycle, test, matrix, nodes, fault, chaos, collect, prune, snapshot];
 for (const c of COMMANDS) c.register(program, ctx);
 
 // Interrupts: save every open instance's state, say how to go on, exit promptly.

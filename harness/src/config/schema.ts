@@ -112,12 +112,22 @@ export const ProvisionerConfig = z.preprocess(
 );
 export type ProvisionerConfig = z.infer<typeof ProvisionerConfig>;
 
+/**
+ * How destructive suites start: `none` (default) one after another on the cluster as the others left it;
+ * `snapshot` each from a snapshot of the cluster taken right after converge (drivers with snapshots).
+ */
+const IsolateDestructive = z.enum(["none", "snapshot"]);
+/** A command that succeeds on every node once a restored cluster is ready (polled on each after a restore). */
+const RestoreReady = z.string().min(1);
+
 export const VerifierConfig = plugin({
   name: z.literal("mocha"),
   /** Spec files or folders, relative to the config file. */
   suites: z.union([z.string(), z.array(z.string()).min(1)]),
   timeout: Duration.optional(),
   reporter: z.string().optional(),
+  isolate_destructive: IsolateDestructive.optional(),
+  restore_ready: RestoreReady.optional(),
 });
 
 export const ArtifactSpec = z.discriminatedUnion("source", [
@@ -209,6 +219,9 @@ export const SuiteConfig = z.strictObject({
     suites: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
     /** The checks `galley chaos` runs (invariants, chaos(), final checks): spec files or folders. */
     chaos: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    /** Overrides the verifier's isolate_destructive for this suite. */
+    isolate_destructive: IsolateDestructive.optional(),
+    restore_ready: RestoreReady.optional(),
   }).optional(),
 });
 

@@ -74,3 +74,14 @@ export interface FaultRequest {
 export interface FaultReply {
   galleyFaultReply: { id: number; error?: string };
 }
+
+/**
+ * The verifier asks the engine to restore the snapshot taken after converge before a destructive suite
+ * (`isolate_destructive: snapshot`); the engine answers once the cluster is back and attach.json is new.
+ */
+export interface RestoreRequest {
+  galleyRestore: { id: number; suite: string };
+}
+export interface RestoreReply {
+  galleyRestoreReply: { id: number; error?: string };
+}

@@ -55,6 +55,8 @@ export interface Driver {
   readonly controlTransport: TransportSpec["name"];
   /** Fault verbs, NixOS-test-driver style; absent on a driver that cannot inject faults. */
   readonly faults?: NodeFaults;
+  /** Whole-cluster snapshots (every box with its volumes); absent on a driver that cannot take them. */
+  readonly snapshots?: Snapshots;
   /**
    * Writes what a person needs to see why a node failed into `dir` (journal, failed units, network,
    * the box's description), also for a node that is down: whatever can still be read. Returns the
@@ -65,6 +67,22 @@ export interface Driver {
   prerequisites?(): Promise<Check[]>;
   /** `galley setup` (as root): does an action one of its checks names (Check.action). */
   provide?(action: string, progress: Progress): Promise<void>;
+}
+
+/**
+ * Snapshots of a running instance: every box (node and service) with its volumes, taken at one moment
+ * (the boxes are frozen together), and restored by remaking every box from it. Destroy and prune remove
+ * them with the instance. A snapshot belongs to the create it was taken in (its session).
+ */
+export interface Snapshots {
+  /** Takes snapshot `name` of every box in `state` (replacing one of that name); the boxes run on. */
+  take(plan: InstancePlan, state: InstanceState, name: string, progress: Progress): Promise<void>;
+  /**
+   * Replaces every box with its copy in snapshot `name`: same names, host names, addresses and networks,
+   * fresh copies of its volumes; waits for systemd and for the services that ran at the snapshot. The
+   * new boxes are reported through `record` as create reports them.
+   */
+  restore(plan: InstancePlan, state: InstanceState, name: string, ctx: { progress: Progress; record(facts: DriverFacts): void }): Promise<void>;
 }
 
 export interface CollectReport {

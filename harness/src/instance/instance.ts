@@ -21,6 +21,7 @@ import { formatMs, isVerbose, line, task } from "../util/ui.ts";
 import { formatCounts, type CheckResult } from "../verifiers/results.ts";
 import type { Components } from "./components.ts";
 import { FaultRunner } from "./fault-runner.ts";
+import { AFTER_CONVERGE, SnapshotRunner } from "./snapshots.ts";
 import { timelineFile } from "./faults.ts";
 import { actionsBetween } from "./fsm.ts";
 
@@ -53,6 +54,7 @@ export class Instance {
   lastVerify?: CheckResult[];
   private unlock?: () => Promise<void>;
   private readonly faults = new FaultRunner(this);
+  private readonly snapshots = new SnapshotRunner(this);
 
   constructor(
     readonly plan: InstancePlan,
@@ -133,8 +135,10 @@ export class Instance {
     const actions = actionsBetween(this.state.lastAction, desired);
     if (actions.includes("create") && actions.includes("converge")) this.prefetchArtifacts();
     // Destructive suites changed the cluster last time: converge it back before checking it again.
+    // With isolate_destructive: snapshot, the snapshot of this converge does it in seconds.
     if (desired === "verify" && this.state.changedBy?.length && !actions.includes("converge")) {
-      await this.run("converge", "converge (after destructive suites)");
+      if (this.isolatesDestructive() && this.snapshots.holdsCurrentConverge(AFTER_CONVERGE)) await this.snapshots.restore(AFTER_CONVERGE, "restore (after destructive suites)");
+      else await this.run("converge", "converge (after destructive suites)");
     }
     for (const action of actions) await this.run(action);
   }
@@ -193,7 +197,25 @@ export class Instance {
    * driver acts, the state records what is in effect, and the timeline (faults.jsonl) when.
    */
   fault(spec: FaultSpec): Promise<void> {
+    this.untouchedSinceSnapshot = false;
     return this.faults.fault(spec);
+  }
+
+  /** No fault and no destructive suite since the snapshot was taken or restored in this verify. */
+  private untouchedSinceSnapshot = false;
+
+  /** `galley snapshot`: every box and its volumes, saved by the driver under `name`. */
+  snapshot(name: string = AFTER_CONVERGE): Promise<void> {
+    return this.snapshots.take(name);
+  }
+
+  /** `galley restore`: every box remade from snapshot `name`; the state is what it was at the snapshot. */
+  restore(name: string = AFTER_CONVERGE): Promise<void> {
+    return this.snapshots.restore(name);
+  }
+
+  private isolatesDestructive(): boolean {
+    return this.plan.verifier.isolateDestructive === "snapshot";
   }
 
   /** On an interrupt: undo what is quick to undo, so nothing stays cut off or frozen. */
@@ -208,7 +230,8 @@ export class Instance {
     return summary;
   }
 
-  private recordBoxes(facts: DriverFacts): void {
+  /** What a driver learned about the boxes (create, restore): merged into the state. */
+  recordBoxes(facts: DriverFacts): void {
     if (facts.session) this.state.session = facts.session;
     if (facts.network?.id) this.state.network = facts.network;
     if (facts.volumes) this.state.volumes = [...facts.volumes];
@@ -236,12 +259,12 @@ export class Instance {
           case "destroy":
             await driver.destroy(plan, state);
             rmSync(path.join(plan.stateDir, "ssh"), { recursive: true, force: true });
-            for (const k of ["changes", "exports", "artifacts", "faults", "links", "sshKey", "services", "network", "volumes", "session", "changedBy"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "links", "sshKey", "services", "network", "volumes", "session", "changedBy", "snapshots", "convergedAt"] as const) delete state[k];
             state.nodes = {};
             break;
           case "create": {
             // New service boxes mean new tokens: what the old ones exported is void.
-            for (const k of ["changes", "exports", "artifacts", "faults", "links", "changedBy"] as const) delete state[k];
+            for (const k of ["changes", "exports", "artifacts", "faults", "links", "changedBy", "snapshots", "convergedAt"] as const) delete state[k];
             rmSync(timelineFile(plan.stateDir), { force: true }); // a new cluster: its fault timeline starts empty
             const key = ensureInstanceKey(plan.stateDir, plan.name);
             state.sshKey = key.privateKey;
@@ -287,6 +310,7 @@ export class Instance {
             });
             check?.();
             delete state.changedBy;
+            state.convergedAt = new Date().toISOString();
             break;
           }
           case "verify":
@@ -336,12 +360,25 @@ export class Instance {
   }
 
   private async verify(): Promise<void> {
+    // Destructive suites each start from the cluster as this converge left it: snapshot it first (once per converge).
+    const isolate = this.isolatesDestructive();
+    if (isolate && !this.snapshots.holdsCurrentConverge(AFTER_CONVERGE)) await this.snapshots.take(AFTER_CONVERGE, "snapshot (for destructive suites)");
+    // A verify that restores first (after a previous one's destructive suites) or just took the snapshot
+    // starts from it: the first destructive suite needs no restore unless a fault came first.
+    this.untouchedSinceSnapshot = isolate && this.snapshots.holdsCurrentConverge(AFTER_CONVERGE) && !this.state.changedBy?.length;
+    const restoreForSuite = async () => {
+      const untouched = this.untouchedSinceSnapshot && !Object.keys(this.state.faults ?? {}).length && !this.state.links?.length;
+      this.untouchedSinceSnapshot = false; // the suite about to start may change anything
+      if (untouched) this.log.write("snapshot", "no restore before this destructive suite: no fault and no destructive suite since the snapshot");
+      else await this.snapshots.restore(AFTER_CONVERGE, "restore (before a destructive suite)");
+    };
     this.save(); // the attach file is what the checks read
     const report = await this.components.verifier.verify({
       plan: this.plan,
       attachFile: attachPath(this.plan.stateDir),
       log: this.log,
       fault: (spec) => this.fault(spec),
+      ...(isolate ? { restore: restoreForSuite } : {}),
     });
     const results = report.checks;
     this.lastVerify = results;

@@ -40,7 +40,16 @@ export interface InstancePlan {
   driver: Omit<Partial<DockerDriverConfig> & Partial<VagrantDriverConfig>, "name"> & { name: GalleyConfig["driver"]["name"]; bootTimeoutMs: number };
   transport: { name: "docker-exec" | "ssh"; commandTimeoutMs: number };
   provisioner: ProvisionerPlan;
-  verifier: { suites: string[]; timeoutMs: number; reporter: string; chaos?: string[] };
+  verifier: {
+    suites: string[];
+    timeoutMs: number;
+    reporter: string;
+    chaos?: string[];
+    /** `snapshot`: each destructive suite starts from the snapshot taken right after converge. */
+    isolateDestructive?: "snapshot";
+    /** Succeeds on every node once a restored cluster is ready (beyond systemd and its services). */
+    restoreReady?: string;
+  };
   artifacts: Record<string, ArtifactSpec & { base: string }>;
   /** Service containers of the instance; `script` is absolute. */
   services: Record<string, ServiceSpec & { networks: string[] }>;
@@ -95,6 +104,8 @@ export function planInstances({ config: c, root, file }: LoadedConfig): Instance
           timeoutMs: durationMs(c.verifier.timeout, 180_000),
           reporter: c.verifier.reporter ?? "spec",
           ...(suite.verifier?.chaos ? { chaos: [suite.verifier.chaos].flat().map((s) => path.resolve(root, s)) } : {}),
+          ...((suite.verifier?.isolate_destructive ?? c.verifier.isolate_destructive ?? "none") === "snapshot" ? { isolateDestructive: "snapshot" as const } : {}),
+          ...((suite.verifier?.restore_ready ?? c.verifier.restore_ready) ? { restoreReady: suite.verifier?.restore_ready ?? c.verifier.restore_ready } : {}),
         },
         artifacts,
         services,

@@ -25,6 +25,20 @@ export interface ActiveLinkFault {
   since: string;
 }
 
+/** A snapshot the driver holds: when it was taken, of which converge, and what the instance was then. */
+export interface SnapshotRecord {
+  takenAt: string;
+  /** The converge it holds (InstanceState.convergedAt at the time); absent when taken before any converge. */
+  convergedAt?: string;
+  /** The lifecycle step the instance had reached, and the destructive suites that had changed it. */
+  lastAction?: Action;
+  changedBy?: string[];
+  /** How long taking it took, and the last restore (when, how long). */
+  tookMs: number;
+  restoredAt?: string;
+  restoreMs?: number;
+}
+
 export interface InstanceState {
   instance: string;
   /** Unique per create: labels every resource of this incarnation. */
@@ -52,6 +66,10 @@ export interface InstanceState {
   links?: ActiveLinkFault[];
   /** Destructive suites that changed the cluster since its last converge: the next verify converges first. */
   changedBy?: string[];
+  /** When the last converge finished (ISO): a snapshot says which converge it holds. */
+  convergedAt?: string;
+  /** Snapshots of this create's boxes (`galley snapshot`), by name. */
+  snapshots?: Record<string, SnapshotRecord>;
   /** Where the last create and converge spent their seconds (step → one line), as `galley -v` prints it. */
   timings?: Record<string, string>;
 }

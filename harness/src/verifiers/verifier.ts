@@ -13,6 +13,11 @@ export interface VerifyContext {
   log: InstanceLog;
   /** Injects a fault on behalf of a check (a node verb, a partition, a degraded link, a heal…). */
   fault(spec: FaultSpec): Promise<void>;
+  /**
+   * Restores the snapshot taken after converge (`isolate_destructive: snapshot`): the verifier calls it
+   * before each destructive suite; absent when the instance does not isolate them.
+   */
+  restore?(): Promise<void>;
   /** Other checks than the plan's suites (`galley chaos` runs its chaos checks). */
   suites?: string[];
   /** Extra environment for the checks (GALLEY_CHAOS, GALLEY_SEED). */

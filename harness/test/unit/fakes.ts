@@ -9,7 +9,7 @@ import ssh2 from "ssh2";
 import { parseConfig } from "../../src/config/load.ts";
 import type { BoxAddress, FaultKind } from "../../src/contracts/attach.ts";
 import type { NodeVerb } from "../../src/contracts/faults.ts";
-import type { BoxStatus, CreateContext, Driver, LinkRules, NodeFaults, PruneReport } from "../../src/drivers/driver.ts";
+import type { BoxStatus, CreateContext, Driver, LinkRules, NodeFaults, PruneReport, Snapshots } from "../../src/drivers/driver.ts";
 import { ActionFailed, TransportFailed } from "../../src/errors.ts";
 import type { Components } from "../../src/instance/components.ts";
 import { planInstances, type InstancePlan } from "../../src/plan/plan.ts";
@@ -127,6 +127,21 @@ export class FakeDriver implements Driver {
     });
     return { reached: arrived, release };
   }
+
+  /** Snapshots journal "driver.snapshot NAME" / "driver.restore NAME"; a restore remakes every box (new container ids). */
+  readonly snapshots: Snapshots = {
+    take: async (_plan, _state, name) => {
+      this.journal.push(`driver.snapshot ${name}`);
+      this.failures.check(`snapshot ${name}`);
+    },
+    restore: async (_plan, state, name, ctx) => {
+      this.journal.push(`driver.restore ${name}`);
+      this.failures.check(`restore ${name}`);
+      const nodes = Object.fromEntries(Object.entries(state.nodes).map(([n, b]) => [n, { ...b, container: `${b.container}-restored` }]));
+      for (const n of Object.keys(nodes)) this.boxes.set(n, { role: "node", running: true, isolated: false });
+      ctx.record({ nodes });
+    },
+  };
 
   async destroy(_plan: InstancePlan, _state: InstanceState): Promise<void> {
     this.journal.push("driver.destroy");
@@ -316,6 +331,8 @@ export function fakeComponents({ faults = true, network = false } = {}): Fakes {
 }
 
 export interface ProjectOptions {
+  /** More verifier keys (isolate_destructive, restore_ready). */
+  verifier?: Record<string, unknown>;
   /** A number (infra0…) or names with node attributes. */
   nodes?: number | { name: string; attributes?: Record<string, unknown> }[];
   attributes?: Record<string, unknown>;
@@ -350,7 +367,7 @@ export function makeProject(o: ProjectOptions = {}): Project {
   const config = {
     driver: "docker",
     provisioner: { name: "shell", path: "provision", ...(o.clusterScript ? { cluster_script: "cluster.sh" } : {}) },
-    verifier: { name: "mocha", suites: "suites" },
+    verifier: { name: "mocha", suites: "suites", ...o.verifier },
     attributes: o.attributes ?? {},
     artifacts: Object.fromEntries(Object.entries(o.artifacts ?? {}).map(([name, dir]) => [name, { source: "path", path: dir }])),
     services: o.services ?? {},

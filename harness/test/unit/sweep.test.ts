@@ -16,6 +16,7 @@ interface FakeSpec {
   containers: { id: string; name: string; volumes?: string[]; remove: () => Promise<void> }[];
   networks: { id: string; name: string; remove: () => Promise<void>; attached?: string[] }[] | (() => Promise<never>);
   volumes: { name: string; mountpoint?: string; remove: () => Promise<void> }[];
+  images?: { id: string; tag: string; remove: () => Promise<void> }[];
 }
 
 function fakeDocker(spec: FakeSpec) {
@@ -52,6 +53,16 @@ function fakeDocker(spec: FakeSpec) {
       remove: () => {
         calls.push(`remove volume ${name}`);
         return spec.volumes.find((v) => v.name === name)!.remove();
+      },
+    }),
+    listImages: async (o: { filters: { label: string[] } }) => {
+      calls.push(`list images ${o.filters.label.join(" ")}`);
+      return (spec.images ?? []).map((i) => ({ Id: i.id, RepoTags: [i.tag] }));
+    },
+    getImage: (iid: string) => ({
+      remove: () => {
+        calls.push(`remove image ${iid}`);
+        return spec.images!.find((i) => i.id === iid)!.remove();
       },
     }),
   };
@@ -91,6 +102,24 @@ describe("sweep", () => {
     expect(r.networks).to.deep.equal(["net-a"]);
     expect(r.volumes).to.deep.equal(["vol-a"]);
     expect(calls).to.include.members(["disconnect users-container from net-a", "remove volume vol-a", "remove volume vol-b", "remove network net-b"]);
+  });
+
+  it("removes the instance's snapshot images (only those labelled galley.snapshot), after its containers", async () => {
+    const { client, calls } = fakeDocker({
+      containers: [{ id: id("a"), name: "node-a", remove: ok }],
+      networks: [],
+      volumes: [],
+      images: [
+        { id: "sha256:i1", tag: "galley-snapshot/static-debian-12-infra0-abcdef:converged", remove: ok },
+        { id: "sha256:i2", tag: "galley-snapshot/static-debian-12-infra1-abcdef:converged", remove: async () => { throw dockerError(409, "image is being used by running container"); } },
+      ],
+    });
+    const r = await sweep(owner, client);
+    expect(r.images).to.deep.equal(["galley-snapshot/static-debian-12-infra0-abcdef:converged"]);
+    expect(r.failures).to.deep.equal([{ resource: "image galley-snapshot/static-debian-12-infra1-abcdef:converged", reason: "image is being used by running container (HTTP 409)" }]);
+    const listing = calls.find((c) => c.startsWith("list images"))!;
+    expect(listing, "the image filter").to.include("galley.instance=static-debian-12").and.to.match(/ galley\.snapshot$/);
+    expect(calls.indexOf("remove container aaaa"), "containers before images").to.be.lessThan(calls.indexOf("remove image sha256:i1"));
   });
 
   it("a listing that fails is reported and the rest is still removed", async () => {

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import type { BoxAddress } from "../../contracts/attach.ts";
-import { ActionFailed, BootFailed, CommandFailed, commandFailure } from "../../errors.ts";
+import { ActionFailed, CommandFailed, commandFailure } from "../../errors.ts";
 import type { InstancePlan } from "../../plan/plan.ts";
 import type { InstanceState, NodeState } from "../../state/state-file.ts";
 import { DockerExecTransport } from "../../transports/docker-exec.ts";
@@ -20,14 +20,18 @@ import { checkInotifyBudget, raiseInotifyLimit } from "./host-limits.ts";
 import { dockerNetworkFaults, stopShapersFor } from "./netfaults.ts";
 import { startDockerEngine } from "./start.ts";
 import { docker, dockerHost } from "./client.ts";
-import { labelsFor, LABEL_NODE, LABEL_ROLE, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
-import { nestInnerDockerCgroups, sharesHostCgroups } from "./nested-cgroups.ts";
+import { bootBox, waitForBoot, type BootEnv, type BoxBoot } from "./boot.ts";
+import { labelsFor, projectId, resourceName, type Owner, type Scope } from "./labels.ts";
+import { dockerSnapshots } from "./snapshot.ts";
 import { failureLines, sweep as sweepWith, type SweepReport } from "./sweep.ts";
-import { hostConfigFor, systemdRecipe } from "./systemd.ts";
+import { systemdRecipe } from "./systemd.ts";
+
+export { waitForBoot } from "./boot.ts";
 
 export class DockerDriver implements Driver {
   readonly name = "docker";
   readonly controlTransport = "docker-exec" as const;
+  readonly snapshots = dockerSnapshots;
 
   async create(plan: InstancePlan, { progress, record, sshKey }: CreateContext): Promise<void> {
     const { client: d, local } = await dockerHost();
@@ -63,40 +67,18 @@ export class DockerDriver implements Driver {
       networks[extra] = name;
     }
 
-    const boot = async (name: string, o: { role: "node" | "service"; networks: string[]; address?: string; dockerVolume: boolean }) => {
-      const boxLabels = { ...labels, [LABEL_NODE]: name, [LABEL_ROLE]: o.role };
-      const hostConfig = hostConfigFor(recipe);
-      const binds = [...(hostConfig.Binds ?? [])];
-      if (o.dockerVolume) {
-        // Docker inside the node needs /var/lib/docker on a real filesystem, not on overlayfs.
-        const volume = resourceName(owner, name, "docker");
-        await d.createVolume({ Name: volume, Labels: boxLabels });
-        facts.volumes.push(volume);
-        binds.push(`${volume}:/var/lib/docker`);
-      }
-      const [first, ...rest] = o.networks.map((n) => networks[n]!);
-      const container = await d.createContainer({
-        name: resourceName(owner, name),
-        Hostname: name,
-        Image: image,
-        Env: ["container=docker"],
-        Labels: boxLabels,
-        StopSignal: "SIGRTMIN+3",
-        StopTimeout: 20,
-        HostConfig: { ...hostConfig, Binds: binds, NetworkMode: first },
-        NetworkingConfig: {
-          EndpointsConfig: { [first!]: { Aliases: [name], ...(o.address ? { IPAMConfig: { IPv4Address: o.address } } : {}) } },
+    const env: BootEnv = { d, owner, image, recipe, labels, networks };
+    const boot = async (name: string, o: BoxBoot) => {
+      const entry: NodeState = { container: "", ip: "", hostname: name };
+      const { ip } = await bootBox(env, name, o, {
+        volume: (v) => facts.volumes.push(v),
+        container: (id) => {
+          entry.container = id;
+          (o.role === "node" ? facts.nodes : facts.services)[name] = entry;
+          record(facts);
         },
       });
-      for (const net of rest) await d.getNetwork(net).connect({ Container: container.id, EndpointConfig: { Aliases: [name] } });
-      // Docker in the node keeps its containers' cgroups inside the node's, not beside the host's.
-      if (o.dockerVolume && sharesHostCgroups(hostConfig)) await nestInnerDockerCgroups(container);
-      const entry: NodeState = { container: container.id, ip: "", hostname: name };
-      (o.role === "node" ? facts.nodes : facts.services)[name] = entry;
-      record(facts);
-      await container.start();
-      const info = await container.inspect();
-      entry.ip = info.NetworkSettings.Networks[first!]?.IPAddress ?? "";
+      entry.ip = ip;
       record(facts);
     };
 
@@ -141,7 +123,7 @@ export class DockerDriver implements Driver {
     await stopShapersFor(id === undefined ? "" : `${id}/`);
     const r = await sweep(id === undefined ? undefined : { project: id });
     return {
-      removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
+      removed: [...r.containers.map((c) => `container ${c}`), ...r.networks.map((n) => `network ${n}`), ...r.volumes.map((v) => `volume ${v}`), ...r.images.map((i) => `image ${i}`), ...r.cgroups.map((c) => `cgroup ${c}`)],
       failed: r.failures.map((f) => `${f.resource}: ${f.reason}`),
     };
   }
@@ -216,23 +198,6 @@ function addressOf(state: InstanceState, node: string): BoxAddress {
 
 async function container(state: InstanceState, node: string): Promise<Docker.Container> {
   return (await docker()).getContainer(addressOf(state, node).container!);
-}
-
-/** Waits for `systemctl is-system-running` to finish booting; on failure names the failed units and their last journal lines. */
-export async function waitForBoot(box: BoxAddress, timeoutMs: number): Promise<void> {
-  const conn = await new DockerExecTransport(timeoutMs).connect(box);
-  // --wait answers "starting" at once while the manager is not yet reachable: ask until boot is over.
-  const r = await conn.exec(
-    'while :; do s=$(systemctl is-system-running --wait 2>/dev/null || true); case "$s" in running|degraded|maintenance) echo "$s"; exit 0;; esac; sleep 0.1; done',
-    { timeoutMs },
-  );
-  const status = r.stdout.trim();
-  if (status === "running") return;
-  const failed = await conn.exec(
-    "systemctl list-jobs --no-legend | head -5; for u in $(systemctl list-units --failed --plain --no-legend | awk '{print $1}'); do echo \"--- $u\"; journalctl -u \"$u\" -n 10 --no-pager; done",
-    { timeoutMs: 20_000 },
-  );
-  throw new BootFailed({ node: box.name, status: r.exitCode === 124 ? "timeout" : status || "failed", timeoutMs, units: failed.stdout.trim() });
 }
 
 /**

@@ -10,6 +10,8 @@ export const LABEL_SESSION = "galley.session";
 /** node or service */
 export const LABEL_ROLE = "galley.role";
 export const LABEL_BOX = "galley.box";
+/** On snapshot images and volumes: the snapshot's name (see snapshot.ts). */
+export const LABEL_SNAPSHOT = "galley.snapshot";
 
 export interface Owner {
   instance: string;

@@ -1,14 +1,14 @@
 // The sweep: removes every container, network and volume labelled for an instance (or everything
-// Galley made), whatever state a fault or a user left them in, and the host cgroups its nodes' own
-// Docker left behind. It never stops at the first failure: it removes what it can and reports each
+// Galley made), whatever state a fault or a user left them in, its snapshot images, and the host
+// cgroups its nodes' own Docker left behind. It never stops at the first failure: it removes what it can and reports each
 // resource it could not remove, with Docker's reason.
 import type Docker from "dockerode";
 import { isNotFound } from "./client.ts";
-import { ownerFilter, type Scope } from "./labels.ts";
+import { LABEL_SNAPSHOT, ownerFilter, type Scope } from "./labels.ts";
 import { cgroupsOf, innerContainerIds, removeCgroup } from "./nested-cgroups.ts";
 
 /** The parts of the Docker client the sweep uses (a fake one in unit tests). */
-export type SweepClient = Pick<Docker, "listContainers" | "getContainer" | "listNetworks" | "getNetwork" | "listVolumes" | "getVolume">;
+export type SweepClient = Pick<Docker, "listContainers" | "getContainer" | "listNetworks" | "getNetwork" | "listVolumes" | "getVolume" | "listImages" | "getImage">;
 
 export interface SweepFailure {
   /** "container galley-static-debian-12-infra0-1a2b3c", "network …", "volume …", "cgroup /sys/fs/cgroup/…". */
@@ -20,6 +20,8 @@ export interface SweepReport {
   containers: string[];
   networks: string[];
   volumes: string[];
+  /** Snapshot images (galley-snapshot/…). */
+  images: string[];
   cgroups: string[];
   failures: SweepFailure[];
 }
@@ -34,7 +36,7 @@ export interface SweepOptions {
 export async function sweep(owner: Scope, d: SweepClient, o: SweepOptions = {}): Promise<SweepReport> {
   const timeoutMs = o.callTimeoutMs ?? 60_000;
   const filters = ownerFilter(owner);
-  const report: SweepReport = { containers: [], networks: [], volumes: [], cgroups: [], failures: [] };
+  const report: SweepReport = { containers: [], networks: [], volumes: [], images: [], cgroups: [], failures: [] };
   const fail = (resource: string, err: unknown) => report.failures.push({ resource, reason: reasonOf(err) });
   const call = <T>(what: string, p: Promise<T>) => withTimeout(p, timeoutMs, what);
 
@@ -97,6 +99,18 @@ export async function sweep(owner: Scope, d: SweepClient, o: SweepOptions = {}):
     } catch (err) {
       fail(`volume ${v.Name}`, err); // "volume is in use - [container id]" from Docker names the user
 
+    }
+  }));
+
+  // Snapshot images, once no container of theirs is left (restored boxes run from them).
+  const images = await list("snapshot images", () => d.listImages({ filters: { label: [...filters.label, LABEL_SNAPSHOT] } }));
+  await Promise.all(images.map(async (img) => {
+    const name = img.RepoTags?.find((t) => !t.startsWith("<none>")) ?? img.Id;
+    try {
+      await call(`removing image ${name}`, d.getImage(img.Id).remove({ force: true })).catch(ignoreNotFound);
+      report.images.push(name);
+    } catch (err) {
+      fail(`image ${name}`, err);
     }
   }));
   return report;

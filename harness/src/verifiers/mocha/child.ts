@@ -11,6 +11,7 @@ import path from "node:path";
 import Mocha from "mocha";
 import { installTimelineSink } from "../../suite-api/chaos.ts";
 import { runDestructiveLast } from "../../suite-api/destructive.ts";
+import { isolateDestructive } from "../../suite-api/isolation.ts";
 import { installReportSink } from "../../suite-api/report.ts";
 import { skipReasonOf } from "../../suite-api/skip.ts";
 import { junit } from "../junit.ts";
@@ -97,6 +98,8 @@ const countTests = (s: Mocha.Suite) => {
 countTests(mocha.suite);
 // Suites that change the cluster run after every other (see suite-api/destructive.ts).
 const destructive = runDestructiveLast(mocha.suite);
+// isolate_destructive: snapshot — each of them starts from the snapshot taken after converge.
+if (process.env.GALLEY_ISOLATE_DESTRUCTIVE === "snapshot") isolateDestructive(mocha.suite);
 
 mocha.run((failures) => {
   for (const [file, n] of perFile) {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { FaultReply, FaultRequest } from "../../contracts/attach.ts";
+import type { FaultReply, FaultRequest, RestoreReply, RestoreRequest } from "../../contracts/attach.ts";
 import { ActionFailed, messageOf } from "../../errors.ts";
 import { specFiles } from "../../util/spec-files.ts";
 import { track } from "../../util/children.ts";
@@ -65,7 +65,7 @@ export class MochaVerifier implements Verifier {
     if (w && !w.exited) w.proc.kill();
   }
 
-  async verify({ plan, attachFile, log, fault, suites, env, outputs }: VerifyContext): Promise<VerifyReport> {
+  async verify({ plan, attachFile, log, fault, restore, suites, env, outputs }: VerifyContext): Promise<VerifyReport> {
     const files = specFiles(suites ?? plan.verifier.suites);
     const resultsFile = outputs?.results ?? path.join(plan.stateDir, "verify.json");
     rmSync(resultsFile, { force: true });
@@ -77,6 +77,7 @@ export class MochaVerifier implements Verifier {
       GALLEY_JUNIT: outputs?.junit ?? path.join(plan.stateDir, "junit.xml"),
       GALLEY_TIMEOUT_MS: String(plan.verifier.timeoutMs),
       GALLEY_REPORTER: plan.verifier.reporter,
+      ...(restore ? { GALLEY_ISOLATE_DESTRUCTIVE: "snapshot" } : {}),
       ...env,
     };
     const warm = this.warm?.instance === plan.name && !this.warm.exited && this.warm.proc.connected ? this.warm : undefined;
@@ -91,6 +92,16 @@ export class MochaVerifier implements Verifier {
         fault(spec).then(
           () => proc.connected && proc.send({ galleyFaultReply: { id } } satisfies FaultReply),
           (err) => proc.connected && proc.send({ galleyFaultReply: { id, error: messageOf(err) } } satisfies FaultReply),
+        );
+      });
+      // A destructive suite about to start asks for the snapshot taken after converge (isolate_destructive).
+      proc.on("message", (m: RestoreRequest) => {
+        if (!m?.galleyRestore) return;
+        const { id } = m.galleyRestore;
+        const done = restore ? restore() : Promise.reject(new Error("this verify does not isolate destructive suites"));
+        done.then(
+          () => proc.connected && proc.send({ galleyRestoreReply: { id } } satisfies RestoreReply),
+          (err) => proc.connected && proc.send({ galleyRestoreReply: { id, error: messageOf(err) } } satisfies RestoreReply),
         );
       });
       const out = lineSplitter((l) => log.write("verify", l));
