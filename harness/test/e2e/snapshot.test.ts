@@ -67,6 +67,8 @@ describe("snapshots (fixtures/snapshot)", function () {
     expect(now.containers, "no helper container left").to.deep.equal(before.containers);
     const s = state();
     expect(s.snapshots.converged.convergedAt, "the snapshot names its converge").to.equal(s.convergedAt).and.to.be.a("string");
+    const listed = JSON.parse((await run("list", instance, "--json")).stdout) as { snapshots: string }[];
+    expect(listed.map((l) => l.snapshots), "galley list").to.deep.equal(["converged"]);
     ids = memberIds();
     rev = revision();
     containers = Object.fromEntries(Object.entries(s.nodes as Record<string, { container: string }>).map(([n, b]) => [n, b.container]));
