@@ -1,5 +1,6 @@
 // The prerequisites on the machine Galley runs on, besides the Docker engine (drivers/docker/doctor.ts):
-// Node, root, the box build tools, the recipes' tools and Go, disk space under the cache, ssh.
+// Node, root, the box build tools, the recipes' tools and Go, disk space under the cache, ssh, and the
+// tools network faults use on the host.
 import { existsSync } from "node:fs";
 import { MIN_GO, goCandidates, goForRecipes, goProxies, PINNED_TOOLCHAIN, showVersion } from "../toolchains/go.ts";
 import { cacheDir } from "../util/cache.ts";
@@ -38,8 +39,12 @@ export function hostChecks(): Check[] {
     : { name: "ca certificates", status: "missing", detail: "no /etc/ssl/certs/ca-certificates.crt (Go and curl verify HTTPS with it)", fix: `${sudo()}apt-get install -y ca-certificates`, apt: ["ca-certificates"] });
   checks.push(goCheck());
   checks.push(diskCheck("cache disk", cacheDir(), "free space there, or set GALLEY_CACHE to a folder on a larger disk"));
-  const ssh = tool("ssh client", "ssh", "openssh-client", "galley login over the ssh transport");
-  checks.push(ssh.status === "ok" ? ssh : { ...ssh, status: "warn" });
+  // Wanted, not required: without them Galley still runs, slower or without one feature (setup installs them).
+  const soft = (c: Check): Check => (c.status === "ok" ? c : { ...c, status: "warn" });
+  checks.push(soft(tool("ssh client", "ssh", "openssh-client", "galley login over the ssh transport")));
+  checks.push(soft(tool("mmdebstrap", "mmdebstrap", "mmdebstrap", "builds a box's system layer in about 0.6× debootstrap's time; debootstrap is used without it")));
+  checks.push(soft(tool("nsenter", "nsenter", "util-linux", "network faults act inside each node's network namespace")));
+  checks.push(soft(tool("iptables", "iptables", "iptables", "network faults: partitions and drops")));
   return checks;
 }
 
