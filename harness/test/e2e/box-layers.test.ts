@@ -5,13 +5,13 @@
 // Debian 12 (built here if this machine has none yet: about a minute more); the box's own images and
 // the node are removed afterwards.
 import { expect } from "chai";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { loadBox } from "../../src/boxes/definition.ts";
 import { ensureBox, layerTags } from "../../src/drivers/docker/box.ts";
-import { galley, repo } from "./helpers.ts";
+import { galley, writeOneBoxProject } from "./helpers.ts";
 
 describe("box layers: a change rebuilds from the layer it touches, never the system layer below", function () {
   this.timeout(5 * 60_000);
@@ -33,19 +33,7 @@ describe("box layers: a change rebuilds from the layer it touches, never the sys
 
   before(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "galley-e2e-layers-"));
-    mkdirSync(path.join(dir, "box"));
-    mkdirSync(path.join(dir, "provision"));
-    writeFileSync(path.join(dir, "provision", "provision.sh"), "true\n");
-    writeFileSync(path.join(dir, "galley.yml"), [
-      "driver: docker",
-      "provisioner: { name: shell, path: provision, script: provision.sh }",
-      `verifier: { name: mocha, suites: ${path.join(repo, "suites", "fleet-cluster")} }`,
-      "platforms:",
-      "  - { name: layers, box: box }",
-      "suites:",
-      "  - { name: boot, nodes: 1 }",
-      "",
-    ].join("\n"));
+    writeOneBoxProject(dir, "layers", "boot");
     // The build's log, lock and .deb cache in a folder of the test's own.
     process.env.GALLEY_CACHE = path.join(dir, "cache");
   });

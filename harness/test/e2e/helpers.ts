@@ -1,7 +1,7 @@
 // Runs the real CLI as a user would, and asks the real host what is left behind: Docker's containers,
 // networks and volumes (all of them, not only Galley's labels), processes, and Docker's cgroups.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Docker from "dockerode";
 import { projectId } from "../../src/drivers/docker/labels.ts";
@@ -31,6 +31,26 @@ const MARK_VALUE = `e2e-${process.pid}`;
 
 /** The environment for any other process these tests start (npm, npx galley), marked the same way. */
 export const markedEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, [MARK]: MARK_VALUE, ...extra });
+
+/**
+ * A throwaway project in `dir` for a box of the test's own (box/, written by the caller): a provisioning
+ * that does nothing, the fleet-cluster suites, one platform on that box and one 1-node suite.
+ */
+export function writeOneBoxProject(dir: string, platform: string, suite: string): void {
+  mkdirSync(path.join(dir, "box"), { recursive: true });
+  mkdirSync(path.join(dir, "provision"), { recursive: true });
+  writeFileSync(path.join(dir, "provision", "provision.sh"), "true\n");
+  writeFileSync(path.join(dir, "galley.yml"), [
+    "driver: docker",
+    "provisioner: { name: shell, path: provision, script: provision.sh }",
+    `verifier: { name: mocha, suites: ${path.join(repo, "suites", "fleet-cluster")} }`,
+    "platforms:",
+    `  - { name: ${platform}, box: box }`,
+    "suites:",
+    `  - { name: ${suite}, nodes: 1 }`,
+    "",
+  ].join("\n"));
+}
 
 export function galley(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const start = Date.now();

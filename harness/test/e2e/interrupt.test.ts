@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
-import { galley, LeakWatch, leftovers, processesMatching, repo } from "./helpers.ts";
+import { galley, LeakWatch, leftovers, processesMatching, repo, writeOneBoxProject } from "./helpers.ts";
 
 const instance = "static-debian-12";
 const stateDir = path.join(repo, ".galley", instance);
@@ -160,21 +160,9 @@ describe("interrupting a box build", function () {
 
   before(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "galley-e2e-box-"));
-    mkdirSync(path.join(dir, "box"));
+    writeOneBoxProject(dir, "tmpbox", "boxbuild");
     // A name and content of its own: never the shared debian-12 image.
     writeFileSync(path.join(dir, "box", "box.yml"), `name: e2e-interrupted-${process.pid}\ndistribution: bookworm\npackages: [systemd, systemd-sysv, dbus]\n`);
-    mkdirSync(path.join(dir, "provision"));
-    writeFileSync(path.join(dir, "provision", "provision.sh"), "true\n");
-    writeFileSync(path.join(dir, "galley.yml"), [
-      "driver: docker",
-      "provisioner: { name: shell, path: provision, script: provision.sh }",
-      `verifier: { name: mocha, suites: ${path.join(repo, "suites", "fleet-cluster")} }`,
-      "platforms:",
-      "  - { name: tmpbox, box: box }",
-      "suites:",
-      "  - { name: boxbuild, nodes: 1 }",
-      "",
-    ].join("\n"));
   });
   beforeEach(async () => {
     watch = await LeakWatch.start([dir]);

@@ -36,6 +36,11 @@ interface WarmChild {
   exited: boolean;
 }
 
+/** The child, from the project's folder, with its IPC channel (faults, the go). */
+function startChild(root: string, env: Record<string, string>): ChildProcess {
+  return track(spawn(process.execPath, childArgs(), { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe", "ipc"] }));
+}
+
 export class MochaVerifier implements Verifier {
   readonly name = "mocha";
   private warm?: WarmChild;
@@ -46,7 +51,7 @@ export class MochaVerifier implements Verifier {
    */
   warmUp(plan: InstancePlan): void {
     this.dispose();
-    const proc = track(spawn(process.execPath, childArgs(), { cwd: plan.root, env: { ...process.env, GALLEY_WARM: "1" }, stdio: ["ignore", "pipe", "pipe", "ipc"] }));
+    const proc = startChild(plan.root, { GALLEY_WARM: "1" });
     const warm: WarmChild = { instance: plan.name, proc, early: [], exited: false };
     const keep = (b: Buffer) => warm.early.push(b.toString());
     proc.stdout!.on("data", keep);
@@ -84,7 +89,7 @@ export class MochaVerifier implements Verifier {
     if (warm) this.warm = undefined;
     else this.dispose(); // another instance's, or gone: a fresh child instead
     const code = await new Promise<number>((resolve, reject) => {
-      const proc = warm?.proc ?? track(spawn(process.execPath, childArgs(), { cwd: plan.root, env: { ...process.env, ...settings }, stdio: ["ignore", "pipe", "pipe", "ipc"] }));
+      const proc = warm?.proc ?? startChild(plan.root, settings);
       // Faults a check asks for: performed by the engine, answered with the outcome.
       proc.on("message", (m: FaultRequest) => {
         if (!m?.galleyFault) return;
